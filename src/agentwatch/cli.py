@@ -1,0 +1,361 @@
+"""The command line: a thin click group over the library. Headless commands never import Textual."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from datetime import tzinfo
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import click
+
+from agentwatch import __version__
+from agentwatch.core.records import Agent
+from agentwatch.core.summary import Filter, build
+from agentwatch.core.tally import Tally
+from agentwatch.core.when import parse_when
+from agentwatch.infra.applog import LOG
+from agentwatch.infra.export import json_report, table
+from agentwatch.infra.scan import ScanStats
+from agentwatch.infra.workspace import InvalidUsageError, Options, Workspace, open_workspace
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+COMMON = ("claude_dir", "codex_dir", "gemini_dir", "no_cache", "cache_dir", "config_dir")
+
+
+def common_options(f: F) -> F:
+    """Options every command accepts, before or after the sub-command name."""
+    opts = [
+        click.option(
+            "--claude-dir",
+            multiple=True,
+            metavar="PATH",
+            help="Claude Code root (holds projects/); repeatable.",
+        ),
+        click.option(
+            "--codex-dir", multiple=True, metavar="PATH", help="Codex home (holds sessions/)."
+        ),
+        click.option("--gemini-dir", multiple=True, metavar="PATH", help="Gemini home."),
+        click.option(
+            "--no-cache", is_flag=True, default=None, help="Ignore the index; read every file."
+        ),
+        click.option(
+            "--cache-dir",
+            metavar="PATH",
+            envvar="AGENTWATCH_CACHE_DIR",
+            help="Where the index lives.",
+        ),
+        click.option(
+            "--config-dir",
+            metavar="PATH",
+            envvar="AGENTWATCH_CONFIG_DIR",
+            help="Where config.toml and themes live.",
+        ),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def _options(ctx: click.Context, /, local: dict[str, Any]) -> Options:
+    merged: dict[str, Any] = dict(ctx.obj or {})
+    for k in COMMON:
+        v = local.pop(k, None)
+        if v not in (None, ()):
+            merged[k] = v
+    return Options(
+        claude_dirs=tuple(merged.get("claude_dir", ())),
+        codex_dirs=tuple(merged.get("codex_dir", ())),
+        gemini_dirs=tuple(merged.get("gemini_dir", ())),
+        no_cache=bool(merged.get("no_cache")),
+        cache_dir=merged.get("cache_dir"),
+        config_dir=merged.get("config_dir"),
+    )
+
+
+def _workspace(opts: Options) -> Workspace:
+    try:
+        ws = open_workspace(opts)
+    except InvalidUsageError as exc:
+        raise click.UsageError(str(exc)) from None
+    for w in ws.settings.warnings:
+        click.echo(f"agentwatch: warning: {w}", err=True)
+    for note in ws.ignored:
+        click.echo(f"agentwatch: note: {note}", err=True)
+    return ws
+
+
+class _ProgressLine:
+    """`scanning 120/7004 files, 350 MB` on a terminal's stderr, after the first half second."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+        self.last = 0.0
+        self.shown = False
+        self.enabled = sys.stderr.isatty()
+
+    def __call__(self, done: int, total: int, nbytes: int) -> None:
+        now = time.monotonic()
+        if not self.enabled or now - self.start < 0.5 or now - self.last < 0.1:
+            return
+        self.last, self.shown = now, True
+        sys.stderr.write(f"\rscanning {done:,}/{total:,} files, {nbytes / 1e6:,.0f} MB ")
+        sys.stderr.flush()
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+def _load(ws: Workspace) -> tuple[Tally, ScanStats]:
+    progress = _ProgressLine()
+    try:
+        return ws.load(progress)
+    finally:
+        progress.clear()
+
+
+def _skipped_note(stats: ScanStats, ws: Workspace) -> None:
+    if not stats.lines_skipped and not stats.skipped_files:
+        return
+    parts = []
+    if stats.lines_skipped:
+        parts.append(f"{stats.lines_skipped:,} unreadable lines")
+    if stats.skipped_files:
+        parts.append(f"{len(stats.skipped_files):,} unreadable files")
+    click.echo(
+        f"agentwatch: skipped {' and '.join(parts)} (details in {ws.dirs.log_file})", err=True
+    )
+
+
+def _tz(name: str | None) -> tzinfo | None:
+    """The --tz zone; None means the system's local time (with its DST rules)."""
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.BadParameter(f"unknown time zone {name!r}", param_hint="--tz") from None
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="agentwatch")
+@common_options
+@click.pass_context
+def cli(ctx: click.Context, /, **kwargs: Any) -> None:
+    """agentwatch: htop for AI coding agents, with an honest meter.
+
+    Run without a command to watch your agents; `agentwatch report` prints a one-shot summary.
+    """
+    ctx.obj = {k: v for k, v in kwargs.items() if v not in (None, ())}
+    if ctx.invoked_subcommand is None:
+        click.echo(
+            "agentwatch: the live view is not built yet; showing `agentwatch report`.", err=True
+        )
+        ctx.invoke(report)
+
+
+def _filter(
+    ctx: click.Context,
+    /,
+    since: str | None,
+    until: str | None,
+    project: str | None,
+    session: str | None,
+    agent: str | None,
+    model: str | None,
+    tz: tzinfo | None,
+    tally: Tally,
+    now: float,
+) -> Filter:
+    try:
+        lo = parse_when(since, now, tz) if since else None
+        hi = parse_when(until, now, tz) if until else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since/--until") from None
+    sid = None
+    if session:
+        ids = {k.session_id for k in tally.sessions}
+        if session in ids:
+            sid = session
+        else:
+            if len(session) < 6:
+                raise click.BadParameter(
+                    "a session prefix needs at least 6 characters", param_hint="--session"
+                )
+            hits = sorted(i for i in ids if i.startswith(session))
+            if not hits:
+                click.echo(f"agentwatch: no session matches {session!r}", err=True)
+                ctx.exit(1)
+            if len(hits) > 1:
+                click.echo(
+                    f"agentwatch: {session!r} matches {len(hits)} sessions: " + ", ".join(hits[:5]),
+                    err=True,
+                )
+                ctx.exit(1)
+            sid = hits[0]
+    return Filter(lo, hi, project, sid, Agent(agent) if agent else None, model)
+
+
+@cli.command()
+@common_options
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default=None, help="Output format."
+)
+@click.option("--since", metavar="WHEN", help="Calls at or after: YYYY-MM-DD, ISO time, or 7d.")
+@click.option("--until", metavar="WHEN", help="Calls before: YYYY-MM-DD, ISO time, or 12h.")
+@click.option("--project", metavar="TEXT", help="Sessions whose cwd contains TEXT.")
+@click.option("--session", metavar="ID", help="One session: exact id or unique prefix (>= 6).")
+@click.option("--agent", type=click.Choice([a.value for a in Agent]), help="Only this agent.")
+@click.option("--model", metavar="TEXT", help="Calls whose model contains TEXT.")
+@click.option("--tz", metavar="ZONE", help="Time zone for dates (default: local).")
+@click.pass_context
+def report(
+    ctx: click.Context,
+    /,
+    as_json: bool = False,
+    fmt: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    project: str | None = None,
+    session: str | None = None,
+    agent: str | None = None,
+    model: str | None = None,
+    tz: str | None = None,
+    **common: Any,
+) -> None:
+    """One-shot summary of every session: tokens by kind, cost, sub-agents."""
+    ws = _workspace(_options(ctx, common))
+    zone = _tz(tz)
+    tally, stats = _load(ws)
+    now = time.time()
+    flt = _filter(ctx, since, until, project, session, agent, model, zone, tally, now)
+    rep = build(tally, flt, now, ws.settings.idle_after)
+    if as_json or fmt == "json":
+        doc = json_report.report(rep, stats, now)
+        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        return
+    if not rep.sessions:
+        where = ", ".join(str(p) for p in ws.searched) or "(none)"
+        click.echo(f"No sessions found. Searched: {where}")
+        click.echo("Point agentwatch elsewhere with --claude-dir PATH or CLAUDE_CONFIG_DIR.")
+    else:
+        width = shutil.get_terminal_size((160, 24)).columns
+        table.render(rep, width, sys.stdout.write)
+    _skipped_note(stats, ws)
+
+
+@cli.command()
+@common_options
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def prices(ctx: click.Context, /, as_json: bool = False, **common: Any) -> None:
+    """List the model prices agentwatch knows, and their date."""
+    from agentwatch.infra.prices import data_date, data_version  # noqa: PLC0415
+
+    ws = _workspace(_options(ctx, common))
+    rows = ws.prices.known_models()
+    overrides = [(m, o.rates(m)) for m, o in ws.settings.prices.items()]
+    if as_json:
+
+        def rate(r: Any) -> dict[str, Any]:
+            return {"base": r.base, "tiers": [list(t) for t in r.tiers]}
+
+        doc = {
+            "data": {"package": "genai-prices", "version": data_version(), "date": data_date()},
+            "models": [
+                {
+                    "provider": p,
+                    "model": r.model,
+                    "source": r.source,
+                    "estimate": r.estimate,
+                    **{
+                        k: rate(getattr(r, k))
+                        for k in (
+                            "input",
+                            "output",
+                            "cache_write_5m",
+                            "cache_write_1h",
+                            "cache_read",
+                        )
+                    },
+                }
+                for p, r in [("config", r) for _, r in overrides] + rows
+            ],
+        }
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return
+    click.echo(
+        f"Price data: genai-prices {data_version()} (published {data_date()}), "
+        "bundled; never fetched. USD per million tokens; '+tiers' = long-context rates."
+    )
+    click.echo(
+        f"{'provider':<12} {'model':<40} {'input':>8} {'output':>8} {'cw 5m':>8} "
+        f"{'cw 1h':>8} {'c read':>8}"
+    )
+    for p, r in [("config", r) for _, r in overrides] + rows:
+
+        def f(x: Any) -> str:
+            return f"{x.base:g}" + ("+" if x.tiers else "")
+
+        click.echo(
+            f"{p:<12} {r.model[:40]:<40} {f(r.input):>8} {f(r.output):>8} "
+            f"{f(r.cache_write_5m):>8} {f(r.cache_write_1h):>8} {f(r.cache_read):>8}"
+        )
+
+
+@cli.command("config")
+@common_options
+@click.pass_context
+def config_cmd(ctx: click.Context, /, **common: Any) -> None:
+    """Show the effective settings and where they come from."""
+    ws = _workspace(_options(ctx, common))
+    s = ws.settings
+    click.echo(f"config file:  {ws.dirs.config_file}{'' if s.source else ' (not present)'}")
+    click.echo(f"cache dir:    {ws.dirs.cache}")
+    click.echo(f"log file:     {ws.dirs.log_file}")
+    click.echo(f"claude roots: {', '.join(str(r.path) for r in ws.roots) or '(none found)'}")
+    click.echo(f"theme:        {s.theme}")
+    click.echo(f"idle after:   {s.idle_after:g} s")
+    for model in sorted(s.prices):
+        click.echo(f"price override: {model}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry: one clear line for every error a user can cause."""
+    try:
+        code = cli.main(args=argv, prog_name="agentwatch", standalone_mode=False)
+    except click.UsageError as exc:
+        hint = (
+            f" (see 'agentwatch {exc.ctx.info_name} --help')" if exc.ctx and exc.ctx.parent else ""
+        )
+        click.echo(f"agentwatch: {exc.format_message()}{hint}", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        click.echo(f"agentwatch: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except (click.Abort, KeyboardInterrupt):
+        sys.stderr.write("\n")
+        sys.exit(130)
+    except BrokenPipeError:
+        _quiet_stdout()
+        sys.exit(0)
+    except Exception as exc:  # noqa: BLE001 (a bug: traceback to our log, one line here)
+        LOG.exception("internal error")
+        click.echo(f"agentwatch: internal error: {exc!r} (traceback in agentwatch's log)", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _quiet_stdout() -> None:
+    """After a closed pipe, stop Python from complaining while flushing stdout at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

@@ -1,0 +1,123 @@
+"""Deduplicated API calls and the running sums built from them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from agentwatch.core.records import ThreadKey
+from agentwatch.core.tokens import ZERO, Tokens
+
+
+@dataclass(slots=True)
+class Call:
+    """One API call after dedup: the largest usage seen for its key, credited to one thread."""
+
+    key: tuple[str, ...]
+    """The dedup key."""
+    tokens: Tokens
+    """The largest usage seen for the key (C3)."""
+    model: str
+    """Model of the line that holds `tokens`."""
+    ts: float | None
+    """Timestamp of the line that holds `tokens`."""
+    owner: ThreadKey
+    """The thread credited with the call (C4)."""
+    cost: float | None
+    """USD, None when the model has no price."""
+    estimate: bool
+    """True when the price came from a fallback rule."""
+    threads: tuple[ThreadKey, ...]
+    """Every thread that holds a copy of the call."""
+    message_id: str | None = None
+    """API message id."""
+    request_id: str | None = None
+    """API request id."""
+
+
+@dataclass(slots=True)
+class Account:
+    """Running sums over calls; `add`/`remove` keep it exact as calls grow or move."""
+
+    tokens: Tokens = ZERO
+    """Sum of the calls' tokens."""
+    cost: float = 0.0
+    """Sum of the priced calls' costs."""
+    calls: int = 0
+    """Number of calls."""
+    priced_calls: int = 0
+    """Calls that had a price."""
+    estimate_calls: int = 0
+    """Priced calls whose price came from a fallback."""
+    unpriced: Counter[str] = field(default_factory=Counter)
+    """Unpriced calls per model."""
+    by_model: dict[str, Tokens] = field(default_factory=dict)
+    """Tokens per model."""
+    model_calls: Counter[str] = field(default_factory=Counter)
+    """Calls per model."""
+    cost_by_model: dict[str, float] = field(default_factory=dict)
+    """Cost per model (priced calls only)."""
+
+    def add(self, call: Call, sign: int = 1) -> None:
+        """Add a call's contribution (or take it away with `sign=-1`)."""
+        t, model = call.tokens, call.model
+        self.calls += sign
+        if sign > 0:
+            self.tokens = self.tokens + t
+            self.by_model[model] = self.by_model.get(model, ZERO) + t
+        else:
+            self.tokens = self.tokens - t
+            self.by_model[model] = self.by_model.get(model, ZERO) - t
+        if call.cost is None:
+            self.unpriced[model] += sign
+            if self.unpriced[model] <= 0:
+                del self.unpriced[model]
+        else:
+            self.priced_calls += sign
+            self.cost += sign * call.cost
+            self.cost_by_model[model] = self.cost_by_model.get(model, 0.0) + sign * call.cost
+            if call.estimate:
+                self.estimate_calls += sign
+        self.model_calls[model] += sign
+        if self.model_calls[model] <= 0:
+            del self.model_calls[model]
+            self.by_model.pop(model, None)
+            self.cost_by_model.pop(model, None)
+
+    def remove(self, call: Call) -> None:
+        """Take a call's contribution away."""
+        self.add(call, -1)
+
+    def merge(self, other: Account) -> None:
+        """Add every call of another account."""
+        self.tokens = self.tokens + other.tokens
+        self.cost += other.cost
+        self.calls += other.calls
+        self.priced_calls += other.priced_calls
+        self.estimate_calls += other.estimate_calls
+        self.unpriced.update(other.unpriced)
+        self.model_calls.update(other.model_calls)
+        for m, t in other.by_model.items():
+            self.by_model[m] = self.by_model.get(m, ZERO) + t
+        for m, c in other.cost_by_model.items():
+            self.cost_by_model[m] = self.cost_by_model.get(m, 0.0) + c
+
+    @property
+    def cost_usd(self) -> float | None:
+        """The contract's `cost_usd`: None only when no call could be priced."""
+        return self.cost if self.priced_calls else None
+
+    @property
+    def cost_is_estimate(self) -> bool:
+        """True when a model had no price or a price came from a fallback."""
+        return bool(self.unpriced) or self.estimate_calls > 0
+
+    @property
+    def unpriced_models(self) -> list[str]:
+        """Models with unpriced calls, sorted."""
+        return sorted(self.unpriced)
+
+    @property
+    def models(self) -> list[str]:
+        """Models with calls, sorted."""
+        return sorted(self.by_model)

@@ -1,0 +1,1 @@
+"""Side effects without UI: paths, config, file reading, scanning, prices, logging."""

@@ -1,0 +1,82 @@
+"""Settings from `<config dir>/config.toml`; a bad value is reported and ignored, never fatal."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentwatch.infra.prices import Override
+
+DEFAULT_IDLE_AFTER = 300.0
+DEFAULT_THEME = "agentwatch-dark"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Effective settings."""
+
+    theme: str = DEFAULT_THEME
+    """TUI theme name."""
+    idle_after: float = DEFAULT_IDLE_AFTER
+    """Seconds without new lines after which a session is `idle`."""
+    thresholds: dict[str, Any] = field(default_factory=dict)
+    """Loop-detector thresholds, as written in `[thresholds]`."""
+    prices: dict[str, Override] = field(default_factory=dict)
+    """Price overrides by model id."""
+    export_dir: str | None = None
+    """Where the TUI writes exports."""
+    source: str | None = None
+    """The file the settings came from, if any."""
+    warnings: tuple[str, ...] = ()
+    """Problems found in the file (each ignored)."""
+
+
+def _num(v: Any) -> float | None:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 else None
+
+
+def load(path: Path) -> Settings:
+    """Read the config file; a missing file gives the defaults."""
+    try:
+        with path.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError:
+        return Settings()
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        return Settings(warnings=(f"{path}: {exc}; using defaults",))
+    warnings: list[str] = []
+    theme = raw.get("theme", DEFAULT_THEME)
+    if not isinstance(theme, str):
+        warnings.append(f"{path}: theme must be a string")
+        theme = DEFAULT_THEME
+    thresholds = raw.get("thresholds", {})
+    if not isinstance(thresholds, dict):
+        warnings.append(f"{path}: [thresholds] must be a table")
+        thresholds = {}
+    idle = _num(thresholds.get("idle_after_s", DEFAULT_IDLE_AFTER))
+    if idle is None:
+        warnings.append(f"{path}: thresholds.idle_after_s must be a number >= 0")
+        idle = DEFAULT_IDLE_AFTER
+    prices: dict[str, Override] = {}
+    table = raw.get("prices", {})
+    for model, p in table.items() if isinstance(table, dict) else ():
+        fields = {k: _num(p.get(k)) for k in Override.__slots__} if isinstance(p, dict) else {}
+        if not fields or fields["input"] is None or fields["output"] is None:
+            warnings.append(f'{path}: [prices."{model}"] needs numbers for input and output')
+            continue
+        bad = [k for k in p if k not in Override.__slots__ or fields.get(k) is None]
+        if bad:
+            warnings.append(f'{path}: [prices."{model}"]: ignored {", ".join(sorted(bad))}')
+        prices[model] = Override(**{k: v for k, v in fields.items() if v is not None})
+    export_dir = raw.get("export_dir")
+    return Settings(
+        theme=theme,
+        idle_after=idle,
+        thresholds=thresholds,
+        prices=prices,
+        export_dir=export_dir if isinstance(export_dir, str) else None,
+        source=str(path),
+        warnings=tuple(warnings),
+    )

@@ -1,0 +1,89 @@
+"""`report --json`: CLI_CONTRACT section 3, schema_version 1."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from agentwatch.core.accounts import Account
+from agentwatch.core.summary import Report, SessionSummary, SubagentSummary
+from agentwatch.core.tokens import Tokens
+from agentwatch.infra.scan import ScanStats
+
+SCHEMA_VERSION = 1
+
+
+def iso(ts: float | None) -> str | None:
+    """Epoch seconds as ISO 8601 UTC with milliseconds (`2026-02-03T10:14:07.512Z`)."""
+    if ts is None:
+        return None
+    ms = round(ts * 1000)
+    s, ms = divmod(ms, 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(s)) + f".{ms:03d}Z"
+
+
+def tokens(t: Tokens) -> dict[str, int]:
+    """TOKENS."""
+    return t.as_dict()
+
+
+def costs(acc: Account) -> dict[str, Any]:
+    """`cost_usd`, `cost_is_estimate`, `unpriced_models`."""
+    return {
+        "cost_usd": acc.cost_usd,
+        "cost_is_estimate": acc.cost_is_estimate,
+        "unpriced_models": acc.unpriced_models,
+    }
+
+
+def subagent(sub: SubagentSummary) -> dict[str, Any]:
+    """SUBAGENT."""
+    return {
+        "agent_id": sub.agent_id,
+        "agent_type": sub.agent_type,
+        "description": sub.description,
+        "models": sub.account.models,
+        "tokens": tokens(sub.account.tokens),
+        **costs(sub.account),
+        "tool_use_id": sub.tool_use_id,
+    }
+
+
+def session(s: SessionSummary) -> dict[str, Any]:
+    """SESSION (without `signal` until loop detection lands)."""
+    c = costs(s.main)
+    return {
+        "agent": str(s.agent),
+        "session_id": s.session_id,
+        "project": s.project,
+        "files": list(s.files),
+        "started_at": iso(s.started_at),
+        "last_activity_at": iso(s.last_activity_at),
+        "status": str(s.status),
+        "models": s.models,
+        "tokens": tokens(s.main.tokens),
+        "cost_usd": c["cost_usd"],
+        # Flags cover the whole session: a sub-agent's unknown price taints its total too.
+        "cost_is_estimate": s.total.cost_is_estimate,
+        "unpriced_models": s.total.unpriced_models,
+        "subagents": [subagent(x) for x in s.subagents],
+        "total_tokens": tokens(s.total.tokens),
+        "total_cost_usd": s.total.cost_usd,
+        "output_is_lower_bound": s.output_lower_bound,
+        "version": s.version,
+    }
+
+
+def report(rep: Report, stats: ScanStats, now: float) -> dict[str, Any]:
+    """The whole `report --json` document."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": iso(now),
+        "sessions": [session(s) for s in rep.sessions],
+        "totals": {"tokens": tokens(rep.totals.tokens), **costs(rep.totals)},
+        "skipped": {
+            "lines": stats.lines_skipped,
+            "files": len(stats.skipped_files),
+            "fields": stats.coerced_fields,
+        },
+    }

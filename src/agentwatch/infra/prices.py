@@ -1,0 +1,138 @@
+"""Model prices: the bundled genai-prices data (offline, imported lazily) plus user overrides."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from agentwatch.core.pricing import Rate, Rates
+
+PACKAGE = "genai-prices"
+# The price data ships inside the package; these are its release months (the data's date).
+DATA_DATES = {"0.2.3": "2026-11"}
+
+
+def data_version() -> str:
+    """Installed price data version."""
+    try:
+        return version(PACKAGE)
+    except PackageNotFoundError:
+        return "missing"
+
+
+def data_date() -> str:
+    """When the bundled price data was published, as far as agentwatch knows."""
+    return DATA_DATES.get(data_version(), "unknown")
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """Prices a user set in config.toml, USD per million tokens."""
+
+    input: float
+    output: float
+    cache_write_5m: float | None = None
+    cache_write_1h: float | None = None
+    cache_read: float | None = None
+
+    def rates(self, model: str) -> Rates:
+        """As rates; unset cache prices follow the usual 1.25x / 2x / 0.1x of input."""
+        return Rates(
+            model,
+            Rate(self.input),
+            Rate(self.output),
+            Rate(self.cache_write_5m if self.cache_write_5m is not None else self.input * 1.25),
+            Rate(self.cache_write_1h if self.cache_write_1h is not None else self.input * 2.0),
+            Rate(self.cache_read if self.cache_read is not None else self.input * 0.1),
+            "config.toml",
+        )
+
+
+def _rate(value: Any) -> Rate | None:
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return Rate(float(value))
+    tiers = tuple((int(t.start), float(t.price)) for t in getattr(value, "tiers", ()))
+    return Rate(float(value.base), tiers)
+
+
+class PriceBook:
+    """Rates per model and day. Thread-safe; genai-prices is imported on first use only."""
+
+    def __init__(self, overrides: dict[str, Override] | None = None) -> None:
+        self._overrides = {k.lower(): v for k, v in (overrides or {}).items()}
+        self._cache: dict[tuple[str, int], Rates | None] = {}
+        self._lock = threading.Lock()
+        self._snapshot: Any = None
+
+    def __call__(self, model: str, ts: float | None, /) -> Rates | None:
+        """Rates for `model` on the day of `ts` (today when None); None if unknown."""
+        day = int(ts // 86400) if ts is not None else -1
+        key = (model, day)
+        try:
+            return self._cache[key]
+        except KeyError:
+            pass
+        with self._lock:
+            rates = self._lookup(model, ts)
+            self._cache[key] = rates
+        return rates
+
+    def _lookup(self, model: str, ts: float | None) -> Rates | None:
+        override = self._overrides.get(model.lower())
+        if override is not None:
+            return override.rates(model)
+        if model in ("unknown", "<synthetic>") or not model:
+            return None
+        snap = self._load()
+        try:
+            provider, info = snap.find_provider_model(model, None, None, None)
+        except LookupError:
+            return None
+        when = datetime.fromtimestamp(ts, UTC) if ts is not None else datetime.now(UTC)
+        return _rates_of(provider, info, when)
+
+    def _load(self) -> Any:
+        if self._snapshot is None:
+            from genai_prices import data_snapshot  # noqa: PLC0415 (slow import, deferred)
+
+            self._snapshot = data_snapshot.get_snapshot()
+        return self._snapshot
+
+    def known_models(self) -> list[tuple[str, Rates]]:
+        """Every model in the price data with today's rates: (provider id, rates)."""
+        now = datetime.now(UTC)
+        out = []
+        for provider in self._load().providers:
+            for info in provider.models:
+                rates = _rates_of(provider, info, now)
+                if rates is not None:
+                    out.append((provider.id, rates))
+        return out
+
+
+def _rates_of(provider: Any, info: Any, when: datetime) -> Rates | None:
+    p = info.get_prices(when)
+    inp, out = _rate(p.input_mtok), _rate(p.output_mtok)
+    if inp is None or out is None:
+        return None
+    estimate = False
+    read = _rate(p.cache_read_mtok)
+    if read is None:
+        read, estimate = inp, True
+    w5 = _rate(p.cache_write_mtok)
+    w1 = _rate(getattr(p, "cache_write_1h_mtok", None))
+    if provider.id == "anthropic":
+        if w5 is None:
+            w5, estimate = Rate(inp.base * 1.25), True
+        if w1 is None:
+            w1, estimate = Rate(inp.base * 2.0), True
+    w5 = w5 if w5 is not None else Rate(0.0)
+    w1 = w1 if w1 is not None else w5
+    source = f"{PACKAGE} {data_version()}: {provider.id}/{info.id}"
+    return Rates(info.id, inp, out, w5, w1, read, source, estimate)

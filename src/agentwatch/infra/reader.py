@@ -1,0 +1,60 @@
+"""Reading appended bytes of a log file as complete lines, robust to truncation and rotation."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+CHUNK = 8 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class FileCursor:
+    """How far a file has been read. Only complete lines are handed out; the tail waits."""
+
+    path: str
+    """The file."""
+    offset: int = 0
+    """Bytes consumed: the end of the last complete line handed out."""
+    dev: int = 0
+    """Device of the file when last read (0 before the first read)."""
+    ino: int = 0
+    """Inode of the file when last read."""
+    pending: int = 0
+    """Bytes after `offset` that form an unterminated last line."""
+    resets: int = 0
+    """How often the file was truncated or replaced."""
+
+    def read_lines(self, chunk: int = CHUNK) -> Iterator[list[bytes]]:
+        """Yield batches of new complete lines (without newlines), advancing `offset`.
+
+        Raises OSError (missing, unreadable, a directory) for the caller to report. A file
+        that shrank or was replaced is read again from the start.
+        """
+        fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            st = os.fstat(fd)
+            if (self.dev, self.ino) != (st.st_dev, st.st_ino) or st.st_size < self.offset:
+                if self.ino:
+                    self.resets += 1
+                self.offset, self.pending = 0, 0
+                self.dev, self.ino = st.st_dev, st.st_ino
+            pos = self.offset
+            carry = b""
+            while True:
+                data = os.pread(fd, chunk, pos)
+                if not data:
+                    break
+                pos += len(data)
+                buf = carry + data if carry else data
+                end = buf.rfind(b"\n")
+                if end < 0:
+                    carry = buf
+                    continue
+                carry = buf[end + 1 :]
+                self.offset = pos - len(carry)
+                yield buf[:end].split(b"\n")
+            self.pending = len(carry)
+        finally:
+            os.close(fd)

@@ -1,0 +1,102 @@
+"""Everything a command needs, resolved once: roots, settings, prices, and a loaded tally."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agentwatch.core.tally import Tally
+from agentwatch.infra import applog, config
+from agentwatch.infra.paths import AppDirs, app_dirs
+from agentwatch.infra.prices import PriceBook
+from agentwatch.infra.scan import Progress, Root, ScanStats, scan
+from agentwatch.sources import claude_code
+from agentwatch.sources.base import Source
+
+
+class InvalidUsageError(Exception):
+    """A mistake in what the user asked for (exit code 2)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """The common options of every command (CLI_CONTRACT section 1)."""
+
+    claude_dirs: tuple[str, ...] = ()
+    codex_dirs: tuple[str, ...] = ()
+    gemini_dirs: tuple[str, ...] = ()
+    no_cache: bool = False
+    cache_dir: str | None = None
+    config_dir: str | None = None
+
+
+@dataclass(slots=True)
+class Workspace:
+    """Resolved roots and settings."""
+
+    dirs: AppDirs
+    settings: config.Settings
+    roots: list[Root]
+    searched: list[Path]
+    prices: PriceBook
+    ignored: list[str] = field(default_factory=list)
+
+    def load(self, progress: Progress | None = None) -> tuple[Tally, ScanStats]:
+        """Scan every root into a fresh tally."""
+        tally = Tally(self.prices)
+        return tally, scan(self.roots, tally, progress)
+
+
+SOURCES: Sequence[Source] = (claude_code.SOURCE,)
+
+
+def _pick(
+    source: Source, flags: Sequence[str], env: Mapping[str, str], home: Path, flag_name: str
+) -> tuple[list[Path], list[Path]]:
+    if flags:
+        paths = [Path(f).expanduser() for f in flags]
+        for p in paths:
+            if not p.is_dir():
+                raise InvalidUsageError(f"{flag_name} {p}: no such directory")
+        return paths, paths
+    candidates = source.default_roots(env, home)
+    seen: list[Path] = []
+    for p in candidates:
+        if p.is_dir() and all(not _same(p, q) for q in seen):
+            seen.append(p)
+    return seen, candidates
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False
+
+
+def open_workspace(
+    opts: Options, env: Mapping[str, str] | None = None, home: Path | None = None
+) -> Workspace:
+    """Resolve directories, settings and roots. Raises InvalidUsageError for a bad directory."""
+    env = os.environ if env is None else env
+    home = Path.home() if home is None else home
+    dirs = app_dirs(config_dir=opts.config_dir, cache_dir=opts.cache_dir, env=env)
+    applog.setup(dirs.log_file)
+    for flag, values in (("--codex-dir", opts.codex_dirs), ("--gemini-dir", opts.gemini_dirs)):
+        for v in values:
+            if not Path(v).expanduser().is_dir():
+                raise InvalidUsageError(f"{flag} {v}: no such directory")
+    settings = config.load(dirs.config_file)
+    roots, searched = _pick(claude_code.SOURCE, opts.claude_dirs, env, home, "--claude-dir")
+    ws = Workspace(
+        dirs=dirs,
+        settings=settings,
+        roots=[Root(claude_code.SOURCE, p) for p in roots],
+        searched=[claude_code.SOURCE.transcript_dir(p) for p in searched],
+        prices=PriceBook(settings.prices),
+    )
+    if opts.codex_dirs or opts.gemini_dirs:
+        ws.ignored.append("Codex and Gemini logs are not read yet (coming with their sources)")
+    return ws

@@ -1,0 +1,134 @@
+"""What every source module provides, and helpers its parsers share."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+import msgspec
+
+from agentwatch.core.records import Record
+
+
+class FileRole(StrEnum):
+    """How a source treats a file under its roots."""
+
+    MAIN = "main"
+    SUBAGENT = "subagent"
+    SIBLING_AGENT = "sibling-agent"
+    META = "meta"
+
+
+@dataclass(frozen=True, slots=True)
+class FileSpec:
+    """A file a source claims, and what its path says about it."""
+
+    role: FileRole
+    """What the file is."""
+    session_id: str | None
+    """The session the path names, if it names one."""
+    agent_id: str | None = None
+    """The sub-agent the path names, if it names one."""
+
+
+@dataclass(slots=True)
+class ParseStats:
+    """What a parser read and what it had to skip."""
+
+    lines: int = 0
+    """Complete lines seen."""
+    skipped: Counter[str] = field(default_factory=Counter)
+    """Skipped lines by reason."""
+    coerced: int = 0
+    """Fields that were missing, null or mistyped and read as 0."""
+    bad_lines: list[tuple[int, str]] = field(default_factory=list)
+    """The first few skipped lines: (line number, reason), for the log."""
+
+    def skip(self, line_no: int, reason: str) -> None:
+        """Count a skipped line."""
+        self.skipped[reason] += 1
+        if len(self.bad_lines) < 20:
+            self.bad_lines.append((line_no, reason))
+
+    @property
+    def skipped_lines(self) -> int:
+        """All skipped lines."""
+        return sum(self.skipped.values())
+
+
+class LineParser(Protocol):
+    """Turns the complete lines of one file into records; keeps per-file state between calls."""
+
+    stats: ParseStats
+
+    def feed(self, lines: Iterable[bytes]) -> list[Record]:
+        """Parse complete lines (without their newline) that follow the ones fed before."""
+        ...
+
+
+def parse_ts(value: Any) -> float | None:
+    """ISO 8601 text to epoch seconds (naive times are UTC); None when absent or malformed."""
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.timestamp()
+
+
+def count(value: Any) -> tuple[int, bool]:
+    """A token count from a log field: `(value, coerced)`; garbage reads as 0 and is flagged."""
+    if type(value) is int:
+        return (value, False) if value >= 0 else (0, True)
+    if value is msgspec.UNSET:
+        return 0, False
+    if isinstance(value, float) and value >= 0 and value.is_integer():
+        return int(value), True
+    if isinstance(value, str) and value.isdigit():
+        return int(value), True
+    return 0, True
+
+
+def digest(data: bytes) -> str:
+    """A short, stable hash of a result, to spot identical results."""
+    return hashlib.blake2b(data, digest_size=6).hexdigest()
+
+
+class Source(Protocol):
+    """A pluggable agent source: path rules and parsers, no I/O of its own."""
+
+    agent: Any
+    """The `Agent` it reads."""
+
+    def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
+        """Roots to scan when none is given on the command line."""
+        ...
+
+    def transcript_dir(self, root: Path) -> Path:
+        """The folder under a root where its logs live."""
+        ...
+
+    def classify(self, rel: tuple[str, ...]) -> FileSpec | None:
+        """What a file is, from its path parts below `transcript_dir`; None to ignore it."""
+        ...
+
+    def max_depth(self) -> int:
+        """How many path parts below `transcript_dir` its files can have."""
+        ...
+
+    def parser(self, path: str, spec: FileSpec) -> LineParser:
+        """A fresh parser for one JSONL file."""
+        ...
+
+    def parse_whole(self, path: str, spec: FileSpec, data: bytes) -> list[Record]:
+        """Records from a whole-file document (a sidecar); [] when unusable."""
+        ...
