@@ -255,6 +255,35 @@ def report(
 
 @cli.command()
 @common_options
+@click.option("--jsonl", is_flag=True, help="One JSON event per line (the only format).")
+@click.option("--since", metavar="WHEN", help="Snapshot sessions active since (default 24h).")
+@click.option("--tz", metavar="ZONE", help="Time zone for dates in --since.")
+@click.pass_context
+def watch(
+    ctx: click.Context,
+    /,
+    jsonl: bool = True,
+    since: str | None = None,
+    tz: str | None = None,
+    **common: Any,
+) -> None:
+    """Stream usage, status and warning events as JSON lines until interrupted."""
+    from agentwatch.infra.watchcmd import run_watch  # noqa: PLC0415 (watchdog only here)
+
+    if not jsonl:
+        raise click.UsageError("watch needs --jsonl (one JSON event per line)")
+
+    ws = _workspace(_options(ctx, common))
+    now = time.time()
+    try:
+        bound = parse_when(since, now, _tz(tz)) if since else now - 86400
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
+    ctx.exit(run_watch(ws, bound, sys.stdout))
+
+
+@cli.command()
+@common_options
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def prices(ctx: click.Context, /, as_json: bool = False, **common: Any) -> None:

@@ -137,7 +137,8 @@ class Tally:
 
     def __init__(self, price: PriceLookup = no_prices, on_change: ChangeListener | None = None):
         self._price = price
-        self._on_change = on_change
+        self.on_change = on_change
+        """Called with every change to a thread's sums (set it after a bulk load)."""
         self.calls: dict[tuple[str, ...], Call] = {}
         self.sessions: dict[ThreadKey, SessionInfo] = {}
         self._contested: dict[ThreadKey, set[tuple[str, ...]]] = {}
@@ -274,18 +275,18 @@ class Tally:
 
     def _credit(self, call: Call, sign: int, *, emit: bool = True) -> None:
         self.thread(call.owner).account.add(call, sign)
-        if emit and self._on_change is not None:
+        if emit and self.on_change is not None:
             delta = call.tokens if sign > 0 else Tokens() - call.tokens
-            self._on_change(UsageChange(call.owner, call, delta))
+            self.on_change(UsageChange(call.owner, call, delta))
 
     def _emit_move(self, call: Call, old_owner: ThreadKey, old_tokens: Tokens) -> None:
-        if self._on_change is None:
+        if self.on_change is None:
             return
         if old_owner == call.owner:
-            self._on_change(UsageChange(call.owner, call, call.tokens - old_tokens))
+            self.on_change(UsageChange(call.owner, call, call.tokens - old_tokens))
         else:
-            self._on_change(UsageChange(old_owner, call, Tokens() - old_tokens))
-            self._on_change(UsageChange(call.owner, call, call.tokens))
+            self.on_change(UsageChange(old_owner, call, Tokens() - old_tokens))
+            self.on_change(UsageChange(call.owner, call, call.tokens))
 
     def _reconcile(self) -> None:
         keys: set[tuple[str, ...]] = set()

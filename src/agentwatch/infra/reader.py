@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 CHUNK = 8 * 1024 * 1024
@@ -26,11 +26,13 @@ class FileCursor:
     resets: int = 0
     """How often the file was truncated or replaced."""
 
-    def read_lines(self, chunk: int = CHUNK) -> Iterator[list[bytes]]:
+    def read_lines(
+        self, chunk: int = CHUNK, on_reset: Callable[[], None] | None = None
+    ) -> Iterator[list[bytes]]:
         """Yield batches of new complete lines (without newlines), advancing `offset`.
 
         Raises OSError (missing, unreadable, a directory) for the caller to report. A file
-        that shrank or was replaced is read again from the start.
+        that shrank or was replaced is read again from the start, after `on_reset()`.
         """
         fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         try:
@@ -38,6 +40,8 @@ class FileCursor:
             if (self.dev, self.ino) != (st.st_dev, st.st_ino) or st.st_size < self.offset:
                 if self.ino:
                     self.resets += 1
+                    if on_reset is not None:
+                        on_reset()
                 self.offset, self.pending = 0, 0
                 self.dev, self.ino = st.st_dev, st.st_ino
             pos = self.offset

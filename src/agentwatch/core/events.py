@@ -1,0 +1,42 @@
+"""Immutable events the live engine delivers to its consumers (the TUI, `watch --jsonl`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agentwatch.core.records import ThreadKey
+from agentwatch.core.status import SessionStatus
+from agentwatch.core.tokens import Tokens
+
+
+@dataclass(frozen=True, slots=True)
+class UsageEvent:
+    """A thread's tokens changed by `delta` (negative when a call moved to another session)."""
+
+    ts: float
+    thread: ThreadKey
+    message_id: str | None
+    request_id: str | None
+    delta: Tokens
+    session_total: Tokens
+
+
+@dataclass(frozen=True, slots=True)
+class StatusEvent:
+    """A session's status changed (`old` is None for a new session)."""
+
+    ts: float
+    session: ThreadKey
+    old: SessionStatus | None
+    new: SessionStatus
+
+
+@dataclass(frozen=True, slots=True)
+class WarningEvent:
+    """Degraded operation: polling fallback, an unreadable file."""
+
+    ts: float
+    message: str
+
+
+Event = UsageEvent | StatusEvent | WarningEvent

@@ -1,0 +1,150 @@
+"""Per-file reading state: a cursor, a parser, and what was skipped; shared by scan and live."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agentwatch.core.records import Record
+from agentwatch.infra.applog import LOG
+from agentwatch.infra.reader import FileCursor
+from agentwatch.sources.base import FileRole, FileSpec, LineParser, Source
+
+MAX_SIDECAR = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Root:
+    """A root folder of one source."""
+
+    source: Source
+    """The source that owns it."""
+    path: Path
+    """The root (e.g. `~/.claude`)."""
+
+    @property
+    def base(self) -> Path:
+        """The folder under the root that holds the logs."""
+        return self.source.transcript_dir(self.path)
+
+    def spec_of(self, path: str) -> FileSpec | None:
+        """What a path under this root is, or None when the source does not claim it."""
+        try:
+            rel = Path(path).relative_to(self.base).parts
+        except ValueError:
+            return None
+        return self.source.classify(rel) if rel else None
+
+
+@dataclass(slots=True)
+class ScanStats:
+    """What was read and skipped."""
+
+    files: int = 0
+    """Files read."""
+    bytes: int = 0
+    """Bytes of complete lines read."""
+    lines: int = 0
+    """Lines read."""
+    skipped_lines: Counter[str] = field(default_factory=Counter)
+    """Lines skipped, by reason."""
+    skipped_files: dict[str, str] = field(default_factory=dict)
+    """Files that could not be read, with the reason."""
+    coerced_fields: int = 0
+    """Usage fields read as 0 because they were missing, null or mistyped."""
+
+    @property
+    def lines_skipped(self) -> int:
+        """All skipped lines."""
+        return sum(self.skipped_lines.values())
+
+
+def discover(root: Root, start: Path | None = None) -> Iterator[tuple[str, FileSpec]]:
+    """Files under a root (or one of its sub-folders) that its source claims, in a stable order."""
+    base = root.base
+    start = start or base
+    try:
+        prefix = start.relative_to(base).parts
+    except ValueError:
+        return
+    depth = root.source.max_depth()
+    stack: list[tuple[str, tuple[str, ...]]] = [(str(start), prefix)]
+    while stack:
+        folder, rel = stack.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name, reverse=True)
+        except OSError as exc:
+            if rel:
+                LOG.warning("cannot list %s: %s", folder, exc)
+            continue
+        for entry in entries:
+            parts = (*rel, entry.name)
+            spec = root.source.classify(parts)
+            if spec is not None:
+                yield entry.path, spec
+                continue
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                continue
+            if is_dir and len(parts) < depth:
+                stack.append((entry.path, parts))
+
+
+@dataclass(slots=True)
+class TrackedFile:
+    """A file being read: where it is, what it is, and how far it has been read."""
+
+    source: Source
+    path: str
+    spec: FileSpec
+    cursor: FileCursor
+    parser: LineParser | None = None
+    sidecar_mtime: int = -1
+
+    @classmethod
+    def new(cls, source: Source, path: str, spec: FileSpec) -> TrackedFile:
+        return cls(source, path, spec, FileCursor(path))
+
+    def read(self, stats: ScanStats) -> list[Record]:
+        """Records from the bytes appended since the last read. Raises OSError."""
+        if self.spec.role is FileRole.META:
+            return self._sidecar(stats)
+        if self.parser is None:
+            self.parser = self.source.parser(self.path, self.spec)
+        ps = self.parser.stats
+        skipped, coerced, lines = Counter(ps.skipped), ps.coerced, ps.lines
+        out: list[Record] = []
+        for batch in self.cursor.read_lines(on_reset=self._reset):
+            stats.bytes += sum(map(len, batch)) + len(batch)
+            out.extend(self.parser.feed(batch))
+        ps = self.parser.stats  # a reset replaced the parser
+        stats.lines += max(0, ps.lines - lines)
+        stats.coerced_fields += max(0, ps.coerced - coerced)
+        stats.skipped_lines.update(ps.skipped - skipped)
+        for line_no, reason in ps.bad_lines:
+            LOG.info("%s:%d: skipped (%s)", self.path, line_no, reason)
+        ps.bad_lines.clear()
+        return out
+
+    def finish(self, stats: ScanStats) -> None:
+        """One-shot reads end here: an unterminated last line will not be completed."""
+        if self.cursor.pending:
+            stats.skipped_lines["unterminated last line"] += 1
+
+    def _reset(self) -> None:
+        # The file shrank or was replaced: parse it again from scratch (dedup absorbs repeats).
+        self.parser = self.source.parser(self.path, self.spec)
+
+    def _sidecar(self, stats: ScanStats) -> list[Record]:
+        st = os.stat(self.path)
+        if st.st_mtime_ns == self.sidecar_mtime:
+            return []
+        self.sidecar_mtime = st.st_mtime_ns
+        with open(self.path, "rb") as fh:
+            data = fh.read(MAX_SIDECAR)
+        stats.bytes += len(data)
+        return self.source.parse_whole(self.path, self.spec, data)

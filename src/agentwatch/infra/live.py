@@ -1,0 +1,193 @@
+"""The live engine: watch the roots, read appended lines, update the tally, emit events.
+
+Threads: watchdog's observer only records changed paths (`Changes`); the engine thread is the
+single writer of the tally and calls `emit` with immutable events. Consumers (the TUI, `watch`)
+decide how those cross into their own world.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from agentwatch.core.events import Event, StatusEvent, UsageEvent, WarningEvent
+from agentwatch.core.records import ThreadKey
+from agentwatch.core.status import SessionStatus
+from agentwatch.core.summary import status_of
+from agentwatch.core.tally import SessionInfo, Tally, UsageChange
+from agentwatch.core.tokens import Tokens
+from agentwatch.infra.applog import LOG
+from agentwatch.infra.files import Root, ScanStats, TrackedFile, discover
+from agentwatch.infra.scan import Progress, scan_files
+from agentwatch.infra.watcher import Changes, Watcher
+
+Clock = Callable[[], float]
+
+
+def session_total(s: SessionInfo) -> Tokens:
+    """Main thread plus every sub-agent."""
+    total = s.main.account.tokens
+    for t in s.subagents.values():
+        total = total + t.account.tokens
+    return total
+
+
+def session_last(s: SessionInfo) -> float | None:
+    """Latest timestamp of any thread of the session."""
+    lasts = [t.last_ts for t in (s.main, *s.subagents.values()) if t.last_ts is not None]
+    return max(lasts) if lasts else None
+
+
+class LiveEngine:
+    """Keeps a tally current with the files under `roots`."""
+
+    def __init__(
+        self,
+        roots: list[Root],
+        tally: Tally,
+        emit: Callable[[Event], None],
+        *,
+        clock: Clock = time.time,
+        idle_after: float = 300.0,
+        tick: float = 1.0,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.roots = roots
+        self.tally = tally
+        self.emit = emit
+        self.clock = clock
+        self.idle_after = idle_after
+        self.tick = tick
+        self.stats = ScanStats()
+        self.files: dict[str, TrackedFile] = {}
+        self.changes = Changes()
+        self._watcher = Watcher(roots, self.changes, self._warn, poll_interval)
+        self._status: dict[ThreadKey, SessionStatus] = {}
+        self._pending: list[UsageChange] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._warned: set[str] = set()
+
+    # ---- life cycle ---------------------------------------------------------------------------
+    def open(self, progress: Progress | None = None) -> ScanStats:
+        """Start watching, then read everything there is (changes during the scan queue up)."""
+        self._watcher.start()
+        self.files = scan_files(self.roots, self.tally, self.stats, progress)
+        now = self.clock()
+        for key, s in self.tally.sessions.items():
+            self._status[key] = status_of(session_last(s), now, self.idle_after)
+        self.tally.on_change = self._pending.append
+        return self.stats
+
+    def start(self) -> None:
+        """Process changes on a background thread until `stop`."""
+        self._thread = threading.Thread(target=self._run, name="agentwatch-live", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread and the watcher."""
+        self._stop.set()
+        self.changes.file("")  # wake the loop
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._watcher.stop()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.changes.wait(self.tick)
+            if self._stop.is_set():
+                break
+            try:
+                self.step()
+            except Exception:  # noqa: BLE001 (a bug must not stop live updates; logged)
+                LOG.exception("live engine step failed")
+
+    # ---- one step -----------------------------------------------------------------------------
+    def step(self) -> None:
+        """Read what changed, apply it, emit usage and status events."""
+        files, dirs = self.changes.take()
+        touched: set[ThreadKey] = set()
+        for folder in sorted(dirs):
+            for root in self.roots:
+                for path, spec in discover(root, Path(folder)):
+                    if path not in self.files:
+                        self.files[path] = TrackedFile.new(root.source, path, spec)
+                        files.add(path)
+        for path in sorted(files, key=_sidecars_last):
+            if path:
+                self._read(path, touched)
+        self._statuses(touched)
+
+    def _read(self, path: str, touched: set[ThreadKey]) -> None:
+        f = self.files.get(path)
+        if f is None:
+            for root in self.roots:
+                spec = root.spec_of(path)
+                if spec is not None:
+                    f = self.files[path] = TrackedFile.new(root.source, path, spec)
+                    break
+            else:
+                return
+        try:
+            records = f.read(self.stats)
+        except FileNotFoundError:
+            self.files.pop(path, None)  # deleted (cleanup, rotation); counts stay
+            return
+        except OSError as exc:
+            self._warn(f"cannot read {path}: {exc.strerror or exc}", once=path)
+            return
+        self.tally.apply(records)
+        for rec in records:
+            thread = getattr(rec, "thread", None) or getattr(rec, "session", None)
+            if isinstance(thread, ThreadKey):
+                touched.add(thread.main)
+        self._flush_usage()
+
+    def _flush_usage(self) -> None:
+        if not self._pending:
+            return
+        changes, self._pending[:] = list(self._pending), []
+        now = self.clock()
+        for ch in changes:
+            s = self.tally.sessions[ch.thread.main]
+            self.emit(
+                UsageEvent(
+                    now,
+                    ch.thread,
+                    ch.call.message_id,
+                    ch.call.request_id,
+                    ch.delta,
+                    session_total(s),
+                )
+            )
+
+    def _statuses(self, touched: set[ThreadKey]) -> None:
+        now = self.clock()
+        for key, s in self.tally.sessions.items():
+            old = self._status.get(key)
+            if old is not None and key not in touched and old is not SessionStatus.ACTIVE:
+                continue  # only active sessions can go idle by the clock alone
+            new = status_of(session_last(s), now, self.idle_after)
+            if old is not new:
+                self._status[key] = new
+                self.emit(StatusEvent(now, key, old, new))
+
+    def status(self, key: ThreadKey) -> SessionStatus | None:
+        """The last status emitted for a session."""
+        return self._status.get(key)
+
+    def _warn(self, message: str, once: str | None = None) -> None:
+        if once is not None:
+            if once in self._warned:
+                return
+            self._warned.add(once)
+        self.emit(WarningEvent(self.clock(), message))
+
+
+def _sidecars_last(path: str) -> tuple[bool, str]:
+    return (path.endswith(".meta.json"), path)
+
+
+__all__ = ["LiveEngine", "session_last", "session_total"]

@@ -1,0 +1,66 @@
+"""`agentwatch watch --jsonl`: snapshots, `ready`, then live events until a signal or EOF."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from types import FrameType
+from typing import Any, TextIO
+
+from agentwatch.core.events import Event
+from agentwatch.core.summary import Filter, build
+from agentwatch.core.tally import Tally
+from agentwatch.infra.export import events_jsonl
+from agentwatch.infra.live import LiveEngine
+from agentwatch.infra.workspace import Workspace
+
+
+def run_watch(ws: Workspace, since: float, out: TextIO) -> int:
+    """Run until SIGINT/SIGTERM or a closed stdout; returns the exit code (always 0)."""
+    done = threading.Event()
+    lock = threading.Lock()
+    held: list[Event] | None = []
+
+    def write(obj: dict[str, Any]) -> None:
+        with lock:
+            if done.is_set():
+                return
+            try:
+                out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+                out.flush()
+            except (BrokenPipeError, ValueError, OSError):
+                done.set()
+
+    def emit(ev: Event) -> None:
+        if held is not None:
+            held.append(ev)
+        else:
+            write(events_jsonl.event(ev))
+
+    engine = LiveEngine(ws.roots, Tally(ws.prices), emit, idle_after=ws.settings.idle_after)
+
+    def stop(_sig: int, _frame: FrameType | None) -> None:
+        done.set()
+
+    old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        engine.open()
+        now = time.time()
+        rep = build(engine.tally, Filter(), now, ws.settings.idle_after)
+        for summary in rep.sessions:
+            if summary.last_activity_at is not None and summary.last_activity_at >= since:
+                write(events_jsonl.snapshot(now, summary))
+        write(events_jsonl.ready(time.time()))
+        for ev in held or ():
+            write(events_jsonl.event(ev))
+        held = None
+        engine.start()
+        while not done.wait(0.5):
+            pass
+    finally:
+        engine.stop()
+        for s, h in old.items():
+            signal.signal(s, h)
+    return 0
