@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from agentwatch.core.tokens import Tokens
 
@@ -16,9 +17,11 @@ class Agent(StrEnum):
     GEMINI = "gemini"
 
 
-@dataclass(frozen=True, slots=True)
-class ThreadKey:
-    """One conversation thread: a session's main thread (`agent_id is None`) or a sub-agent."""
+class ThreadKey(NamedTuple):
+    """One conversation thread: a session's main thread (`agent_id is None`) or a sub-agent.
+
+    A tuple, so hashing and comparing (done per line on the hot path) stay in C.
+    """
 
     agent: Agent
     """Which agent wrote it."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ PACKAGE = "genai-prices"
 DATA_DATES = {"0.2.3": "2026-11"}
 
 
+@functools.cache
 def data_version() -> str:
     """Installed price data version."""
     try:

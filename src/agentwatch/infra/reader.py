@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 CHUNK = 8 * 1024 * 1024
+TAIL = 128
 
 
 @dataclass(slots=True)
@@ -25,6 +26,8 @@ class FileCursor:
     """Bytes after `offset` that form an unterminated last line."""
     resets: int = 0
     """How often the file was truncated or replaced."""
+    tail: bytes = b""
+    """The last bytes before `offset`, to notice a rewrite that kept the size."""
 
     def read_lines(
         self, chunk: int = CHUNK, on_reset: Callable[[], None] | None = None
@@ -37,12 +40,16 @@ class FileCursor:
         fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         try:
             st = os.fstat(fd)
-            if (self.dev, self.ino) != (st.st_dev, st.st_ino) or st.st_size < self.offset:
+            if (
+                (self.dev, self.ino) != (st.st_dev, st.st_ino)
+                or st.st_size < self.offset
+                or (self.tail and os.pread(fd, len(self.tail), self.offset - len(self.tail)) != self.tail)
+            ):
                 if self.ino:
                     self.resets += 1
                     if on_reset is not None:
                         on_reset()
-                self.offset, self.pending = 0, 0
+                self.offset, self.pending, self.tail = 0, 0, b""
                 self.dev, self.ino = st.st_dev, st.st_ino
             pos = self.offset
             carry = b""
@@ -58,6 +65,7 @@ class FileCursor:
                     continue
                 carry = buf[end + 1 :]
                 self.offset = pos - len(carry)
+                self.tail = buf[max(0, end + 1 - TAIL) : end + 1]
                 yield buf[:end].split(b"\n")
             self.pending = len(carry)
         finally:
