@@ -8,7 +8,6 @@ import queue
 import shutil
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -64,9 +63,18 @@ def total_of(eng: LiveEngine, session_id: str) -> Tokens:
 
 
 def line(t: Transcript, msg: str, req: str, out: int, minute: int) -> bytes:
-    d = t.envelope("assistant", ts(minute), requestId=req,
-                   message={"id": msg, "model": "m", "role": "assistant", "content": [],
-                            "usage": usage(inp=1, out=out, cr=100)})
+    d = t.envelope(
+        "assistant",
+        ts(minute),
+        requestId=req,
+        message={
+            "id": msg,
+            "model": "m",
+            "role": "assistant",
+            "content": [],
+            "usage": usage(inp=1, out=out, cr=100),
+        },
+    )
     return (json.dumps(d) + "\n").encode()
 
 
@@ -196,13 +204,23 @@ def test_burst_of_many_files_counts_every_one(claude_tree, engine):
 def test_new_session_status_and_idle_transition(claude_tree):
     now = [1_770_113_000.0]
     events = Collector()
-    eng = LiveEngine([Root(SOURCE, claude_tree.root)], Tally(), events, clock=lambda: now[0],
-                     idle_after=300, tick=0.05)
+    eng = LiveEngine(
+        [Root(SOURCE, claude_tree.root)],
+        Tally(),
+        events,
+        clock=lambda: now[0],
+        idle_after=300,
+        tick=0.05,
+    )
     try:
         start(eng)
         t = claude_tree.main("s1")
-        d = t.envelope("assistant", "2026-02-03T10:03:20.000Z", requestId="r1",
-                       message={"id": "m1", "model": "m", "content": [], "usage": usage(out=5)})
+        d = t.envelope(
+            "assistant",
+            "2026-02-03T10:03:20.000Z",
+            requestId="r1",
+            message={"id": "m1", "model": "m", "content": [], "usage": usage(out=5)},
+        )
         t.raw(json.dumps(d) + "\n")
         ev = events.until(lambda e: isinstance(e, StatusEvent), "new session status")
         assert isinstance(ev, StatusEvent)

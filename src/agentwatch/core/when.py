@@ -19,7 +19,10 @@ def parse_when(text: str, now: float, tz: tzinfo | None) -> float:
     s = text.strip()
     m = _REL.match(s)
     if m:
-        return now - int(m.group(1)) * _UNIT[m.group(2)]
+        try:
+            return now - float(int(m.group(1)) * _UNIT[m.group(2)])
+        except OverflowError:
+            raise ValueError(f"cannot read time {text!r}: the span is too large") from None
     try:
         if len(s) == 10:
             d = date.fromisoformat(s)

@@ -44,7 +44,7 @@ def load(path: Path) -> Settings:
             raw = tomllib.load(fh)
     except FileNotFoundError:
         return Settings()
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # TOMLDecodeError and UnicodeDecodeError are ValueErrors
         return Settings(warnings=(f"{path}: {exc}; using defaults",))
     warnings: list[str] = []
     theme = raw.get("theme", DEFAULT_THEME)
@@ -59,9 +59,13 @@ def load(path: Path) -> Settings:
     if idle is None:
         warnings.append(f"{path}: thresholds.idle_after_s must be a number >= 0")
         idle = DEFAULT_IDLE_AFTER
+        thresholds = {k: v for k, v in thresholds.items() if k != "idle_after_s"}
     prices: dict[str, Override] = {}
     table = raw.get("prices", {})
-    for model, p in table.items() if isinstance(table, dict) else ():
+    if not isinstance(table, dict):
+        warnings.append(f"{path}: [prices] must be a table")
+        table = {}
+    for model, p in table.items():
         fields = {k: _num(p.get(k)) for k in Override.__slots__} if isinstance(p, dict) else {}
         if not fields or fields["input"] is None or fields["output"] is None:
             warnings.append(f'{path}: [prices."{model}"] needs numbers for input and output')
@@ -71,6 +75,8 @@ def load(path: Path) -> Settings:
             warnings.append(f'{path}: [prices."{model}"]: ignored {", ".join(sorted(bad))}')
         prices[model] = Override(**{k: v for k, v in fields.items() if v is not None})
     export_dir = raw.get("export_dir")
+    if export_dir is not None and not isinstance(export_dir, str):
+        warnings.append(f"{path}: export_dir must be a string")
     return Settings(
         theme=theme,
         idle_after=idle,

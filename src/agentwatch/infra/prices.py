@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -74,7 +75,7 @@ class PriceBook:
 
     def __call__(self, model: str, ts: float | None, /) -> Rates | None:
         """Rates for `model` on the day of `ts` (today when None); None if unknown."""
-        day = int(ts // 86400) if ts is not None else -1
+        day = int((ts if ts is not None else time.time()) // 86400)
         key = (model, day)
         try:
             return self._cache[key]

@@ -43,7 +43,10 @@ class FileCursor:
             if (
                 (self.dev, self.ino) != (st.st_dev, st.st_ino)
                 or st.st_size < self.offset
-                or (self.tail and os.pread(fd, len(self.tail), self.offset - len(self.tail)) != self.tail)
+                or (
+                    self.tail
+                    and os.pread(fd, len(self.tail), self.offset - len(self.tail)) != self.tail
+                )
             ):
                 if self.ino:
                     self.resets += 1

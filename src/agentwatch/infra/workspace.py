@@ -56,12 +56,12 @@ def _pick(
     source: Source, flags: Sequence[str], env: Mapping[str, str], home: Path, flag_name: str
 ) -> tuple[list[Path], list[Path]]:
     if flags:
-        paths = [Path(f).expanduser() for f in flags]
+        paths = [Path(f).expanduser().absolute() for f in flags]
         for p in paths:
             if not p.is_dir():
                 raise InvalidUsageError(f"{flag_name} {p}: no such directory")
         return paths, paths
-    candidates = source.default_roots(env, home)
+    candidates = [p.absolute() for p in source.default_roots(env, home)]
     seen: list[Path] = []
     for p in candidates:
         if p.is_dir() and all(not _same(p, q) for q in seen):

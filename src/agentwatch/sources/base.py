@@ -86,15 +86,15 @@ def parse_ts(value: Any) -> float | None:
 
 
 def count(value: Any) -> tuple[int, bool]:
-    """A token count from a log field: `(value, coerced)`; garbage reads as 0 and is flagged."""
+    """A token count from a log field: `(value, coerced)`.
+
+    Anything but a non-negative int (null, strings, floats, negatives) reads as 0 and is flagged
+    (FORMATS section 6); a field that is simply absent is 0 and not flagged.
+    """
     if type(value) is int:
         return (value, False) if value >= 0 else (0, True)
     if value is msgspec.UNSET:
         return 0, False
-    if isinstance(value, float) and value >= 0 and value.is_integer():
-        return int(value), True
-    if isinstance(value, str) and value.isdigit():
-        return int(value), True
     return 0, True
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -147,8 +148,8 @@ class ClaudeParser:
         self.stats = ParseStats()
         self._session = spec.session_id
         self._root: dict[str, str] = {}
-        self._root_prompt: dict[str, int] = {}
-        self._task_by_prompt: dict[int, str] = {}
+        self._root_agent: dict[str, str] = {}
+        self._task_by_prompt: dict[int, deque[str]] = {}
         self._compact = spec.agent_id is not None and spec.agent_id.startswith("acompact-")
         self._announced = False
 
@@ -205,9 +206,8 @@ class ClaudeParser:
         if msg is not None and not isinstance(msg, dict):
             obj["message"] = None
         elif isinstance(msg, dict):
-            if msg.get("usage") is not None and not isinstance(msg.get("usage"), dict):
+            if not isinstance(msg.get("usage"), dict):
                 msg["usage"] = None
-                self.stats.coerced += 1
             content = msg.get("content")
             if isinstance(content, list):
                 msg["content"] = [b for b in content if isinstance(b, dict)]
@@ -243,16 +243,17 @@ class ClaudeParser:
         """1.0.x inline sidechain: follow parentUuid to the root, whose prompt names the Task."""
         uuid, parent = line.uuid, line.parentUuid
         root = uuid if parent is None else self._root.get(parent, parent)
-        if isinstance(uuid, str) and isinstance(root, str):
+        if not isinstance(root, str):
+            return "sidechain"
+        if isinstance(uuid, str):
             self._root[uuid] = root
             msg = line.message
             if parent is None and line.type == "user" and msg and isinstance(msg.content, str):
-                self._root_prompt[root] = hash(msg.content)
-        prompt = self._root_prompt.get(root) if isinstance(root, str) else None
-        tool_use = self._task_by_prompt.get(prompt) if prompt is not None else None
-        if tool_use is not None:
-            return tool_use
-        return f"sidechain-{root[:8]}" if isinstance(root, str) else "sidechain"
+                # Tasks with the same prompt are matched to their sidechains in spawn order.
+                waiting = self._task_by_prompt.get(hash(msg.content))
+                if waiting:
+                    self._root_agent[root] = waiting.popleft()
+        return self._root_agent.get(root) or f"sidechain-{root[:8]}"
 
     def _line(
         self, line: schema.Line, out: list[Record], spans: dict[ThreadKey, list[Any]]
@@ -268,8 +269,11 @@ class ClaudeParser:
             if thread.agent_id is not None and self.spec.role is FileRole.MAIN:
                 self._span(spans, thread.main, ts, None)
         msg = line.message
-        if typ == "assistant" and msg is not None:
-            self._assistant(thread, ts, line, msg, out)
+        if typ == "assistant":
+            if msg is None:
+                self.stats.skip(self.stats.lines, "assistant line without a message object")
+            else:
+                self._assistant(thread, ts, line, msg, out)
         elif typ == "user" and msg is not None and isinstance(msg.content, list):
             self._tool_results(thread, ts, line, msg.content, out)
         elif typ == "progress" and line.data:
@@ -304,7 +308,10 @@ class ClaudeParser:
             for block in msg.content:
                 if block.type == "tool_use" and isinstance(block.id, str):
                     self._tool_use(thread, ts, block, out)
-        if msg.usage is None or msg.model == SYNTHETIC:
+        if msg.model == SYNTHETIC:
+            return  # written locally, no API call (C5)
+        if msg.usage is None:
+            self.stats.skip(self.stats.lines, "assistant line without a usage object")
             return
         tokens, coerced = usage_tokens(msg.usage)
         if coerced:
@@ -333,7 +340,7 @@ class ClaudeParser:
                 )
             )
             if isinstance(ti.prompt, str) and thread.agent_id is None:
-                self._task_by_prompt.setdefault(hash(ti.prompt), block.id)
+                self._task_by_prompt.setdefault(hash(ti.prompt), deque()).append(block.id)
 
     def _tool_results(
         self,
