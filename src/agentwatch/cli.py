@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
+import msgspec
 
 from agentwatch import __version__
 from agentwatch.core.records import Agent
@@ -120,6 +121,8 @@ def _load(ws: Workspace) -> tuple[Tally, ScanStats]:
         return ws.load(progress)
     finally:
         progress.clear()
+        for note in ws.notes:
+            click.echo(f"agentwatch: note: {note}", err=True)
 
 
 def _skipped_note(stats: ScanStats, ws: Workspace) -> None:
@@ -241,7 +244,9 @@ def report(
     rep = build(tally, flt, now, ws.settings.idle_after)
     if as_json or fmt == "json":
         doc = json_report.report(rep, stats, now)
-        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        data = msgspec.json.format(msgspec.json.encode(doc), indent=2)
+        sys.stdout.buffer.write(data + b"\n")
+        sys.stdout.flush()
         return
     if not rep.sessions:
         where = ", ".join(str(p) for p in ws.searched) or "(none)"

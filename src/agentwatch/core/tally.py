@@ -139,10 +139,31 @@ class Tally:
         self._price = price
         self.on_change = on_change
         """Called with every change to a thread's sums (set it after a bulk load)."""
-        self.calls: dict[tuple[str, ...], Call] = {}
+        self._calls: dict[tuple[str, ...], Call] | None = {}
+        self._calls_loader: Callable[[], dict[tuple[str, ...], Call]] | None = None
         self.sessions: dict[ThreadKey, SessionInfo] = {}
         self._contested: dict[ThreadKey, set[tuple[str, ...]]] = {}
         self._dirty: set[ThreadKey] = set()
+
+    @property
+    def calls(self) -> dict[tuple[str, ...], Call]:
+        """Every deduplicated call by key (loaded on first use after `defer_calls`)."""
+        if self._calls is None:
+            assert self._calls_loader is not None
+            self._calls, self._calls_loader = self._calls_loader(), None
+            for call in self._calls.values():
+                self._contest(call)
+        return self._calls
+
+    @property
+    def calls_loaded(self) -> bool:
+        """False while the calls are still deferred."""
+        return self._calls is not None
+
+    def defer_calls(self, loader: Callable[[], dict[tuple[str, ...], Call]]) -> None:
+        """Take the calls from `loader` when first needed (a warm start that finds no change
+        never pays for them)."""
+        self._calls, self._calls_loader = None, loader
 
     # ---- public API -----------------------------------------------------------------------
     def apply(self, records: Iterable[Record]) -> None:
@@ -196,7 +217,7 @@ class Tally:
                 s.rank_first, moved = rec.first_ts, True
             if rec.last_ts is not None and (s.rank_last == _INF or rec.last_ts > s.rank_last):
                 s.rank_last, moved = rec.last_ts, True
-            if moved and s.key in self._contested:
+            if moved and (self._calls is None or s.key in self._contested):
                 self._dirty.add(s.key)
 
     def _link(self, rec: SubagentLink) -> None:
@@ -252,10 +273,7 @@ class Tally:
         self._credit(call, -1, emit=False)
         if new_thread:
             call.threads = (*call.threads, rec.thread)
-            sessions = {t.main for t in call.threads}
-            if len(sessions) > 1:
-                for sk in sessions:
-                    self._contested.setdefault(sk, set()).add(call.key)
+            self._contest(call)
             call.owner = min(call.threads, key=self._thread_rank)
         if grew:
             call.tokens, call.model, call.ts = rec.tokens, rec.model, rec.ts
@@ -264,6 +282,14 @@ class Tally:
         self._emit_move(call, before_owner, before_tokens)
 
     # ---- helpers ----------------------------------------------------------------------------
+    def _contest(self, call: Call) -> None:
+        """Remember calls held by several sessions: their credit may move with session ranks."""
+        if len(call.threads) > 1:
+            sessions = {t.main for t in call.threads}
+            if len(sessions) > 1:
+                for sk in sessions:
+                    self._contested.setdefault(sk, set()).add(call.key)
+
     def _cost(self, model: str, ts: float | None, tokens: Tokens) -> tuple[float | None, bool]:
         rates = self._price(model, ts)
         if rates is None:
@@ -289,12 +315,13 @@ class Tally:
             self.on_change(UsageChange(call.owner, call, call.tokens))
 
     def _reconcile(self) -> None:
+        calls = self.calls
         keys: set[tuple[str, ...]] = set()
         for sk in self._dirty:
             keys |= self._contested.get(sk, set())
         self._dirty.clear()
         for k in keys:
-            call = self.calls[k]
+            call = calls[k]
             owner = min(call.threads, key=self._thread_rank)
             if owner != call.owner:
                 old_owner = call.owner

@@ -24,6 +24,7 @@ from agentwatch.infra.scan import Progress, scan_files
 from agentwatch.infra.watcher import Changes, Watcher
 
 Clock = Callable[[], float]
+Loader = Callable[[], tuple[Tally, dict[str, TrackedFile], ScanStats]]
 
 
 def session_total(s: SessionInfo) -> Tokens:
@@ -71,10 +72,17 @@ class LiveEngine:
         self._warned: set[str] = set()
 
     # ---- life cycle ---------------------------------------------------------------------------
-    def open(self, progress: Progress | None = None) -> ScanStats:
-        """Start watching, then read everything there is (changes during the scan queue up)."""
+    def open(self, progress: Progress | None = None, loader: Loader | None = None) -> ScanStats:
+        """Start watching, then read everything there is (changes during the scan queue up).
+
+        `loader` replaces the full scan, e.g. with a warm start from the index; changes that
+        arrive meanwhile are read from each file's saved position, so nothing counts twice.
+        """
         self._watcher.start()
-        self.files = scan_files(self.roots, self.tally, self.stats, progress)
+        if loader is not None:
+            self.tally, self.files, self.stats = loader()
+        else:
+            self.files = scan_files(self.roots, self.tally, self.stats, progress)
         now = self.clock()
         for key, s in self.tally.sessions.items():
             self._status[key] = status_of(session_last(s), now, self.idle_after)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 from agentwatch.core.pricing import Rate, Rates
@@ -20,10 +21,17 @@ DATA_DATES = {"0.2.3": "2026-11"}
 
 @functools.cache
 def data_version() -> str:
-    """Installed price data version."""
+    """Installed price data version, read from its dist-info folder name (cheap at start-up)."""
+    spec = importlib.util.find_spec("genai_prices")
+    if spec is not None and spec.origin:
+        site = Path(spec.origin).parent.parent
+        for info in site.glob("genai_prices-*.dist-info"):
+            return info.name[len("genai_prices-") : -len(".dist-info")]
+    from importlib import metadata  # noqa: PLC0415 (slow; only for unusual installs)
+
     try:
-        return version(PACKAGE)
-    except PackageNotFoundError:
+        return metadata.version(PACKAGE)
+    except metadata.PackageNotFoundError:
         return "missing"
 
 

@@ -28,6 +28,14 @@ class FileCursor:
     """How often the file was truncated or replaced."""
     tail: bytes = b""
     """The last bytes before `offset`, to notice a rewrite that kept the size."""
+    size: int = -1
+    """File size when last opened."""
+    mtime_ns: int = -1
+    """Modification time when last opened."""
+
+    def unchanged(self, st: os.stat_result) -> bool:
+        """True when a stat shows the file as it was at the last read."""
+        return (st.st_ino, st.st_size, st.st_mtime_ns) == (self.ino, self.size, self.mtime_ns)
 
     def read_lines(
         self, chunk: int = CHUNK, on_reset: Callable[[], None] | None = None
@@ -40,6 +48,7 @@ class FileCursor:
         fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         try:
             st = os.fstat(fd)
+            self.size, self.mtime_ns = st.st_size, st.st_mtime_ns
             if (
                 (self.dev, self.ino) != (st.st_dev, st.st_ino)
                 or st.st_size < self.offset

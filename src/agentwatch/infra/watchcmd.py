@@ -46,7 +46,7 @@ def run_watch(ws: Workspace, since: float, out: TextIO) -> int:
 
     old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        engine.open()
+        engine.open(loader=ws.load_tracked)
         now = time.time()
         rep = build(engine.tally, Filter(), now, ws.settings.idle_after)
         for summary in rep.sessions:

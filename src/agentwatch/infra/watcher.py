@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Callable
 
 from watchdog.events import (
@@ -22,6 +23,10 @@ from watchdog.observers.polling import PollingObserver
 
 from agentwatch.infra.applog import LOG
 from agentwatch.infra.files import Root
+
+# watchdog warns when a new folder's watch races its parent's recursive add; harmless, and a
+# warning on stderr would land in the middle of `watch --jsonl` consumers' logs.
+warnings.filterwarnings("ignore", message="Callback with id", category=RuntimeWarning)
 
 EVENTS: list[type[FileSystemEvent]] = [
     FileCreatedEvent,

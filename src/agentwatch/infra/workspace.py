@@ -6,12 +6,14 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from agentwatch.core.tally import Tally
-from agentwatch.infra import applog, config
+from agentwatch.infra import applog, config, index
+from agentwatch.infra.files import TrackedFile
 from agentwatch.infra.paths import AppDirs, app_dirs
-from agentwatch.infra.prices import PriceBook
-from agentwatch.infra.scan import Progress, Root, ScanStats, scan
+from agentwatch.infra.prices import PriceBook, data_version
+from agentwatch.infra.scan import Progress, Root, ScanStats, refresh, scan, scan_files
 from agentwatch.sources import claude_code
 from agentwatch.sources.base import Source
 
@@ -43,10 +45,54 @@ class Workspace:
     prices: PriceBook
     ignored: list[str] = field(default_factory=list)
 
+    no_cache: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What the index depends on: a change means a rebuild."""
+        return {
+            "schema": index.SCHEMA,
+            "parsers": {str(r.source.agent): r.source.parser_version for r in self.roots},
+            "prices": data_version(),
+            "overrides": sorted([m, repr(o)] for m, o in self.settings.prices.items()),
+        }
+
     def load(self, progress: Progress | None = None) -> tuple[Tally, ScanStats]:
-        """Scan every root into a fresh tally."""
-        tally = Tally(self.prices)
-        return tally, scan(self.roots, tally, progress)
+        """The tally of every root: from the index plus appended bytes, or a full scan."""
+        if self.no_cache:
+            tally = Tally(self.prices)
+            return tally, scan(self.roots, tally, progress)
+        tally, files, stats = self.load_tracked(progress)
+        for f in files.values():
+            f.finish(stats)
+        return tally, stats
+
+    def load_tracked(
+        self, progress: Progress | None = None
+    ) -> tuple[Tally, dict[str, TrackedFile], ScanStats]:
+        """Like `load`, keeping every file's read position (for the live engine)."""
+        idx = index.Index(self.dirs.cache, self.roots)
+        fp = self.fingerprint()
+        loaded = None
+        if not self.no_cache:
+            try:
+                loaded = idx.load(fp, self.roots, self.prices)
+            except index.IndexUnusableError as exc:
+                self.notes.append(f"the index was unreadable ({exc}); rebuilt it")
+                idx.remove()
+        if loaded is None:
+            tally, stats = Tally(self.prices), ScanStats()
+            files = scan_files(self.roots, tally, stats, progress)
+            changed = True
+        else:
+            tally, files, stats = loaded.tally, loaded.files, loaded.stats
+            changed = refresh(self.roots, tally, files, stats, progress)
+        if changed and not self.no_cache:
+            try:
+                idx.save(fp, tally, files, stats)
+            except index.IndexUnusableError as exc:
+                self.notes.append(f"could not save the index ({exc}); next start reads all")
+        return tally, files, stats
 
 
 SOURCES: Sequence[Source] = (claude_code.SOURCE,)
@@ -96,6 +142,7 @@ def open_workspace(
         roots=[Root(claude_code.SOURCE, p) for p in roots],
         searched=[claude_code.SOURCE.transcript_dir(p) for p in searched],
         prices=PriceBook(settings.prices),
+        no_cache=opts.no_cache,
     )
     if opts.codex_dirs or opts.gemini_dirs:
         ws.ignored.append("Codex and Gemini logs are not read yet (coming with their sources)")

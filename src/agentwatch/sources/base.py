@@ -71,6 +71,14 @@ class LineParser(Protocol):
         """Parse complete lines (without their newline) that follow the ones fed before."""
         ...
 
+    def state(self) -> dict[str, Any]:
+        """Plain data from which `restore` continues parsing after a restart."""
+        ...
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue from a `state()`."""
+        ...
+
 
 def parse_ts(value: Any) -> float | None:
     """ISO 8601 text to epoch seconds (naive times are UTC); None when absent or malformed."""
@@ -108,6 +116,8 @@ class Source(Protocol):
 
     agent: Any
     """The `Agent` it reads."""
+    parser_version: int
+    """Bumped when its parser changes what it counts (persistent indexes are rebuilt)."""
 
     def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
         """Roots to scan when none is given on the command line."""

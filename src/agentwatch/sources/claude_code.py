@@ -24,6 +24,7 @@ from agentwatch.sources import _claude_schema as schema
 from agentwatch.sources.base import FileRole, FileSpec, ParseStats, count, digest, parse_ts
 
 AGENT = Agent.CLAUDE_CODE
+PARSER_VERSION = 1  # bump when parsing changes what is counted: indexes are rebuilt
 SYNTHETIC = "<synthetic>"
 SPAWN_TOOLS = frozenset({"Task", "Agent"})
 EDIT_TOOLS = frozenset({"Edit", "MultiEdit", "Write", "NotebookEdit"})
@@ -94,6 +95,11 @@ def parse_meta(data: bytes, session_id: str, agent_id: str) -> SubagentLink | No
     )
 
 
+def _prompt_key(prompt: str) -> str:
+    """A stable key for a prompt (it is persisted, so not Python's salted `hash`)."""
+    return digest(prompt.encode("utf-8", "surrogatepass"))
+
+
 def _lower_bound(version: str | None) -> bool:
     """Before 2.1.97 some responses never get a final line (C9): output is a lower bound."""
     if version is None:
@@ -149,9 +155,33 @@ class ClaudeParser:
         self._session = spec.session_id
         self._root: dict[str, str] = {}
         self._root_agent: dict[str, str] = {}
-        self._task_by_prompt: dict[int, deque[str]] = {}
+        self._task_by_prompt: dict[str, deque[str]] = {}
         self._compact = spec.agent_id is not None and spec.agent_id.startswith("acompact-")
         self._announced = False
+
+    def state(self) -> dict[str, Any]:
+        """What must survive a restart to continue parsing this file where it stopped."""
+        return {
+            "session": self._session,
+            "root": self._root,
+            "root_agent": self._root_agent,
+            "tasks": {k: list(v) for k, v in self._task_by_prompt.items() if v},
+            "announced": self._announced,
+            "lines": self.stats.lines,
+            "skipped": dict(self.stats.skipped),
+            "coerced": self.stats.coerced,
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue from a `state()` taken earlier."""
+        self._session = state["session"]
+        self._root = state["root"]
+        self._root_agent = state["root_agent"]
+        self._task_by_prompt = {k: deque(v) for k, v in state["tasks"].items()}
+        self._announced = state["announced"]
+        self.stats.lines = state["lines"]
+        self.stats.skipped.update(state["skipped"])
+        self.stats.coerced = state["coerced"]
 
     def feed(self, lines: Iterable[bytes]) -> list[Record]:
         """Parse complete lines; see `LineParser.feed`."""
@@ -250,7 +280,7 @@ class ClaudeParser:
             msg = line.message
             if parent is None and line.type == "user" and msg and isinstance(msg.content, str):
                 # Tasks with the same prompt are matched to their sidechains in spawn order.
-                waiting = self._task_by_prompt.get(hash(msg.content))
+                waiting = self._task_by_prompt.get(_prompt_key(msg.content))
                 if waiting:
                     self._root_agent[root] = waiting.popleft()
         return self._root_agent.get(root) or f"sidechain-{root[:8]}"
@@ -340,7 +370,7 @@ class ClaudeParser:
                 )
             )
             if isinstance(ti.prompt, str) and thread.agent_id is None:
-                self._task_by_prompt.setdefault(hash(ti.prompt), deque()).append(block.id)
+                self._task_by_prompt.setdefault(_prompt_key(ti.prompt), deque()).append(block.id)
 
     def _tool_results(
         self,
@@ -413,6 +443,7 @@ class ClaudeCodeSource:
     """The Claude Code source, as the scanner and the live engine use it."""
 
     agent = AGENT
+    parser_version = PARSER_VERSION
 
     def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
         """See `default_roots`."""

@@ -1,0 +1,169 @@
+"""A tally as plain lists and dicts (for the persistent index) and back; no I/O here."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from agentwatch.core.accounts import Account, Call
+from agentwatch.core.records import Agent, ThreadKey
+from agentwatch.core.tally import SessionInfo, SubagentInfo, Tally, ThreadInfo
+from agentwatch.core.tokens import Tokens
+
+Plain = Any
+
+
+def _tok(t: Tokens) -> list[int]:
+    return [t.input, t.output, t.cache_write, t.cache_write_1h, t.cache_read, t.reasoning]
+
+
+def _untok(v: list[int]) -> Tokens:
+    return Tokens(*v)
+
+
+def _key(k: ThreadKey) -> list[Any]:
+    return [str(k.agent), k.session_id, k.agent_id]
+
+
+def _unkey(v: list[Any]) -> ThreadKey:
+    return ThreadKey(Agent(v[0]), v[1], v[2])
+
+
+def _account(a: Account) -> Plain:
+    return [
+        _tok(a.tokens),
+        a.cost,
+        a.calls,
+        a.priced_calls,
+        a.estimate_calls,
+        dict(a.unpriced),
+        {m: _tok(t) for m, t in a.by_model.items()},
+        dict(a.model_calls),
+        a.cost_by_model,
+    ]
+
+
+def _unaccount(v: Plain) -> Account:
+    return Account(
+        _untok(v[0]),
+        v[1],
+        v[2],
+        v[3],
+        v[4],
+        Counter(v[5]),
+        {m: _untok(t) for m, t in v[6].items()},
+        Counter(v[7]),
+        dict(v[8]),
+    )
+
+
+def _thread(t: ThreadInfo) -> Plain:
+    return [
+        _key(t.key),
+        sorted(t.files),
+        t.first_ts,
+        t.last_ts,
+        t.cwd,
+        t.version,
+        t.output_lower_bound,
+        _account(t.account),
+        t.tool_calls,
+        t.tool_errors,
+        sorted(t.changed_paths),
+        t.lines_added,
+        t.lines_removed,
+    ]
+
+
+def _unthread(v: Plain) -> ThreadInfo:
+    return ThreadInfo(
+        _unkey(v[0]),
+        set(v[1]),
+        v[2],
+        v[3],
+        v[4],
+        v[5],
+        v[6],
+        _unaccount(v[7]),
+        v[8],
+        v[9],
+        set(v[10]),
+        v[11],
+        v[12],
+    )
+
+
+def dump_sessions(tally: Tally) -> Plain:
+    """Sessions, threads, accounts and sub-agent linkage."""
+    out = []
+    for s in tally.sessions.values():
+        out.append(
+            [
+                _key(s.key),
+                s.rank_first,
+                s.rank_last,
+                _thread(s.main),
+                [_thread(t) for t in s.subagents.values()],
+                [
+                    [i.agent_id, i.tool_use_id, i.agent_type, i.description, i.parent_agent_id]
+                    for i in s.links.values()
+                ],
+                [[k, v[0], v[1]] for k, v in s.spawns.items()],
+            ]
+        )
+    return out
+
+
+def load_sessions(tally: Tally, data: Plain) -> None:
+    """Restore what `dump_sessions` wrote into an empty tally."""
+    for v in data:
+        main = _unthread(v[3])
+        s = SessionInfo(_unkey(v[0]), main, v[1], v[2])
+        for tv in v[4]:
+            t = _unthread(tv)
+            assert t.key.agent_id is not None
+            s.subagents[t.key.agent_id] = t
+        for lv in v[5]:
+            s.links[lv[0]] = SubagentInfo(*lv)
+        for sv in v[6]:
+            s.spawns[sv[0]] = (sv[1], sv[2])
+        tally.sessions[s.key] = s
+
+
+def dump_calls(tally: Tally) -> Plain:
+    """Every deduplicated call."""
+    return [
+        [
+            list(c.key),
+            _tok(c.tokens),
+            c.model,
+            c.ts,
+            _key(c.owner),
+            c.cost,
+            c.estimate,
+            [_key(t) for t in c.threads],
+            c.message_id,
+            c.request_id,
+        ]
+        for c in tally.calls.values()
+    ]
+
+
+def load_calls(data: Plain) -> dict[tuple[str, ...], Call]:
+    """The calls `dump_calls` wrote, by key."""
+    out: dict[tuple[str, ...], Call] = {}
+    for v in data:
+        key = tuple(v[0])
+        out[key] = Call(
+            key,
+            _untok(v[1]),
+            v[2],
+            v[3],
+            _unkey(v[4]),
+            v[5],
+            v[6],
+            tuple(_unkey(t) for t in v[7]),
+            v[8],
+            v[9],
+        )
+    return out

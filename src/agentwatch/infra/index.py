@@ -1,0 +1,161 @@
+"""The persistent index: a tally and every file's read position, so a warm start reads only
+what was appended since. SQLite (WAL) in agentwatch's cache dir; never a source of truth that
+cannot be rebuilt from the logs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from agentwatch.core import tally_state
+from agentwatch.core.pricing import PriceLookup
+from agentwatch.core.tally import Tally
+from agentwatch.infra.files import Root, ScanStats, TrackedFile
+from agentwatch.infra.reader import FileCursor
+from agentwatch.sources.base import FileRole, FileSpec, Source, digest
+
+SCHEMA = 1
+_ENC = msgspec.msgpack.Encoder()
+_DEC = msgspec.msgpack.Decoder()
+
+
+class IndexUnusableError(Exception):
+    """The index is corrupt or locked; the caller rebuilds or reads without it."""
+
+
+@dataclass(slots=True)
+class Loaded:
+    """What a warm start gets back."""
+
+    tally: Tally
+    files: dict[str, TrackedFile]
+    stats: ScanStats
+
+
+def _stats_dump(s: ScanStats) -> Any:
+    return [s.files, s.bytes, s.lines, dict(s.skipped_lines), s.coerced_fields]
+
+
+def _stats_load(v: Any) -> ScanStats:
+    return ScanStats(v[0], v[1], v[2], Counter(v[3]), {}, v[4])
+
+
+def _file_dump(f: TrackedFile) -> Any:
+    c = f.cursor
+    return [
+        f.path,
+        str(f.source.agent),
+        str(f.spec.role),
+        f.spec.session_id,
+        f.spec.agent_id,
+        c.offset,
+        c.dev,
+        c.ino,
+        c.pending,
+        c.resets,
+        c.tail,
+        c.size,
+        c.mtime_ns,
+        f.sidecar_mtime,
+        f.parser.state() if f.parser is not None else None,
+    ]
+
+
+def _file_load(v: Any, sources: dict[str, Source]) -> TrackedFile | None:
+    source = sources.get(v[1])
+    if source is None:
+        return None
+    spec = FileSpec(FileRole(v[2]), v[3], v[4])
+    cursor = FileCursor(v[0], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12])
+    f = TrackedFile(source, v[0], spec, cursor, None, v[13])
+    if v[14] is not None:
+        f.parser = source.parser(f.path, spec)
+        f.parser.restore(v[14])
+    return f
+
+
+class Index:
+    """One SQLite file holding msgpack blobs: meta, files, sessions, stats and calls."""
+
+    def __init__(self, folder: Path, roots: list[Root]) -> None:
+        ident = "\n".join(sorted(f"{r.source.agent}={r.path}" for r in roots))
+        self.path = folder / f"index-{digest(ident.encode())}.sqlite"
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("CREATE TABLE IF NOT EXISTS blobs (name TEXT PRIMARY KEY, data BLOB NOT NULL)")
+        return db
+
+    def load(self, fingerprint: Any, roots: list[Root], price: PriceLookup) -> Loaded | None:
+        """The saved state, or None when there is none or it was made under other settings.
+
+        Raises IndexUnusableError when the file is corrupt or locked.
+        """
+        if not self.path.exists():
+            return None
+        sources = {str(r.source.agent): r.source for r in roots}
+        try:
+            db = self._connect()
+            try:
+                rows = dict(db.execute("SELECT name, data FROM blobs").fetchall())
+            finally:
+                db.close()
+            if not rows or _DEC.decode(rows["meta"]) != fingerprint:
+                return None
+            tally = Tally(price)
+            tally_state.load_sessions(tally, _DEC.decode(rows["sessions"]))
+            calls_blob = rows["calls"]
+            tally.defer_calls(lambda: tally_state.load_calls(_DEC.decode(calls_blob)))
+            files: dict[str, TrackedFile] = {}
+            for v in _DEC.decode(rows["files"]):
+                f = _file_load(v, sources)
+                if f is not None:
+                    files[f.path] = f
+            return Loaded(tally, files, _stats_load(_DEC.decode(rows["stats"])))
+        except (
+            sqlite3.Error,
+            msgspec.DecodeError,
+            KeyError,
+            IndexError,
+            TypeError,
+            ValueError,
+        ) as exc:
+            raise IndexUnusableError(f"{self.path}: {exc}") from exc
+
+    def save(
+        self, fingerprint: Any, tally: Tally, files: dict[str, TrackedFile], stats: ScanStats
+    ) -> None:
+        """Replace the saved state in one transaction. Raises IndexUnusableError."""
+        blobs = {
+            "meta": _ENC.encode(fingerprint),
+            "sessions": _ENC.encode(tally_state.dump_sessions(tally)),
+            "calls": _ENC.encode(tally_state.dump_calls(tally)),
+            "files": _ENC.encode([_file_dump(f) for f in files.values()]),
+            "stats": _ENC.encode(_stats_dump(stats)),
+        }
+        try:
+            db = self._connect()
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                db.executemany("INSERT OR REPLACE INTO blobs VALUES (?, ?)", blobs.items())
+                db.execute("COMMIT")
+            finally:
+                db.close()
+        except sqlite3.Error as exc:
+            raise IndexUnusableError(f"{self.path}: {exc}") from exc
+
+    def remove(self) -> None:
+        """Delete the index (to rebuild it)."""
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(OSError):
+                Path(str(self.path) + suffix).unlink()

@@ -1,0 +1,153 @@
+"""The persistent index: warm starts equal cold ones, and a broken index is rebuilt."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BIN
+from tests.fixtures.claude import ClaudeTree, Transcript, ts, usage
+
+
+def build_tree(tree: ClaudeTree) -> Transcript:
+    a = tree.main("aaaaaaaa-0000-4000-8000-000000000001", version="1.0.80")
+    a.user("go", ts(0))
+    a.task("m1", "r1", usage(inp=2, out=10, cw5=100, cr=1000), ts(1), "toolu_1", "explore it")
+    a.user("explore it", ts(2), isSidechain=True, parentUuid=None)
+    a.assistant("m2", "r2", usage(inp=1, out=7), ts(3), isSidechain=True)
+    b = tree.main("bbbbbbbb-0000-4000-8000-000000000002")
+    b.assistant("m3", "r3", usage(inp=5, out=50, cw1=20, cr=500), ts(4))
+    sub = tree.subagent(b, "a1b2c3d")
+    sub.assistant("m4", "r4", usage(inp=1, out=3), ts(5))
+    tree.meta(b, "a1b2c3d", agentType="Explore", description="find refunds", toolUseId="t9")
+    return a
+
+
+def report(tree: ClaudeTree, cache: Path, env: dict[str, str], *extra: str) -> dict:
+    p = subprocess.run(
+        [
+            str(BIN),
+            "report",
+            "--json",
+            "--claude-dir",
+            str(tree.root),
+            "--cache-dir",
+            str(cache),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=60,
+    )
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    doc.pop("generated_at")
+    for s in doc["sessions"]:
+        s.pop("status")  # depends on the wall clock
+    doc["stderr"] = p.stderr
+    return doc
+
+
+def without_stderr(doc: dict) -> dict:
+    return {k: v for k, v in doc.items() if k != "stderr"}
+
+
+def test_warm_start_equals_cold_and_appends_are_counted(claude_tree, tmp_path, cli_env):
+    a = build_tree(claude_tree)
+    cache = tmp_path / "cache"
+    cold = report(claude_tree, cache, cli_env, "--no-cache")
+    assert not list(cache.glob("*")), "--no-cache must not write an index"
+    first = report(claude_tree, cache, cli_env)
+    assert list(cache.glob("index-*.sqlite"))
+    warm = report(claude_tree, cache, cli_env)
+    assert without_stderr(cold) == without_stderr(first) == without_stderr(warm)
+    # Appended lines: a sidechain continuing (parser state survived) and a new call.
+    a.assistant("m5", "r5", usage(inp=1, out=4), ts(6), isSidechain=True)
+    a.assistant("m6", "r6", usage(inp=3, out=30), ts(7))
+    after = report(claude_tree, cache, cli_env)
+    again_cold = report(claude_tree, cache, cli_env, "--no-cache")
+    assert without_stderr(after) == without_stderr(again_cold)
+    (sa,) = [s for s in after["sessions"] if s["session_id"].startswith("aaaaaaaa")]
+    (side,) = sa["subagents"]
+    assert side["agent_id"] == "toolu_1"
+    assert side["tokens"]["output"] == 7 + 4
+    assert sa["tokens"]["output"] == 10 + 30
+
+
+def test_file_rewritten_behind_the_index_is_read_again(claude_tree, tmp_path, cli_env):
+    build_tree(claude_tree)
+    cache = tmp_path / "cache"
+    report(claude_tree, cache, cli_env)
+    b = claude_tree.main("bbbbbbbb-0000-4000-8000-000000000002")
+    st = b.path.stat()
+    b.path.write_text("")  # rewritten from scratch with different content
+    b.assistant("m7", "r7", usage(inp=9, out=90), ts(8))
+    os.utime(b.path, ns=(st.st_atime_ns, st.st_mtime_ns))  # even with the old mtime
+    warm = report(claude_tree, cache, cli_env)
+    cold = report(claude_tree, cache, cli_env, "--no-cache")
+    # Counts only grow (C3/C4 keep what was seen), but the new call must be there.
+    (sb,) = [s for s in warm["sessions"] if s["session_id"].startswith("bbbbbbbb")]
+    assert sb["tokens"]["output"] >= 90
+    (cb,) = [s for s in cold["sessions"] if s["session_id"].startswith("bbbbbbbb")]
+    assert cb["tokens"]["output"] == 90
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty-table"])
+def test_corrupt_index_is_rebuilt_with_one_line(claude_tree, tmp_path, cli_env, damage):
+    build_tree(claude_tree)
+    cache = tmp_path / "cache"
+    good = report(claude_tree, cache, cli_env)
+    (idx,) = cache.glob("index-*.sqlite")
+    if damage == "garbage":
+        idx.write_bytes(b"this is not a database" * 100)
+    elif damage == "truncated":
+        data = idx.read_bytes()
+        idx.write_bytes(data[: len(data) // 3])
+    else:
+        import sqlite3
+
+        db = sqlite3.connect(idx)
+        db.execute("UPDATE blobs SET data = x'c1' WHERE name = 'sessions'")
+        db.commit()
+        db.close()
+    rebuilt = report(claude_tree, cache, cli_env)
+    assert without_stderr(rebuilt) == without_stderr(good)
+    assert "Traceback" not in rebuilt["stderr"]
+    notes = [ln for ln in rebuilt["stderr"].splitlines() if "index" in ln]
+    if damage != "truncated":  # SQLite may recover a truncated WAL-mode file silently
+        assert len(notes) == 1
+        assert "rebuilt" in notes[0]
+    assert without_stderr(report(claude_tree, cache, cli_env)) == without_stderr(good)
+
+
+def test_two_processes_at_once_do_not_corrupt_it(claude_tree, tmp_path, cli_env):
+    a = build_tree(claude_tree)
+    for i in range(200):
+        a.assistant(f"mm{i}", f"rr{i}", usage(inp=1, out=1), ts(10, i % 60))
+    cache = tmp_path / "cache"
+    cmd = [
+        str(BIN),
+        "report",
+        "--json",
+        "--claude-dir",
+        str(claude_tree.root),
+        "--cache-dir",
+        str(cache),
+    ]
+    procs = [
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env)
+        for _ in range(4)
+    ]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
+    totals = {json.loads(o[0])["totals"]["tokens"]["total"] for o in outs}
+    assert len(totals) == 1
+    after = report(claude_tree, cache, cli_env)
+    assert after["totals"]["tokens"]["total"] in totals
+    assert "index" not in after["stderr"]
