@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -110,8 +111,6 @@ def test_corrupt_index_is_rebuilt_with_one_line(claude_tree, tmp_path, cli_env, 
         data = idx.read_bytes()
         idx.write_bytes(data[: len(data) // 3])
     else:
-        import sqlite3
-
         db = sqlite3.connect(idx)
         db.execute("UPDATE blobs SET data = x'c1' WHERE name = 'sessions'")
         db.commit()
