@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
+
+import msgspec
 
 from agentwatch.core.tokens import Tokens
 
@@ -36,8 +37,7 @@ class ThreadKey(NamedTuple):
         return self if self.agent_id is None else ThreadKey(self.agent, self.session_id)
 
 
-@dataclass(frozen=True, slots=True)
-class UsageRecord:
+class UsageRecord(msgspec.Struct, frozen=True, gc=False):
     """One logged API call (or one streamed copy of it) with its exact token counts."""
 
     thread: ThreadKey
@@ -58,8 +58,7 @@ class UsageRecord:
     """True when a usage field was missing, null or mistyped and read as 0."""
 
 
-@dataclass(frozen=True, slots=True)
-class ThreadSeen:
+class ThreadSeen(msgspec.Struct, frozen=True, gc=False):
     """Timestamps and context of the lines read from one thread in one batch."""
 
     thread: ThreadKey
@@ -80,8 +79,7 @@ class ThreadSeen:
     """True when this agent version may log placeholder output counts (FORMATS C9)."""
 
 
-@dataclass(frozen=True, slots=True)
-class SubagentLink:
+class SubagentLink(msgspec.Struct, frozen=True, gc=False):
     """What is known about a sub-agent: the call that spawned it, its type and description."""
 
     session: ThreadKey
@@ -98,8 +96,7 @@ class SubagentLink:
     """For nested agents, the agent that spawned this one."""
 
 
-@dataclass(frozen=True, slots=True)
-class ToolCall:
+class ToolCall(msgspec.Struct, frozen=True, gc=False):
     """A tool call made by the model (activity model)."""
 
     thread: ThreadKey
@@ -114,8 +111,7 @@ class ToolCall:
     """The key argument: a file path, command line or pattern."""
 
 
-@dataclass(frozen=True, slots=True)
-class ToolResult:
+class ToolResult(msgspec.Struct, frozen=True, gc=False):
     """The outcome of a tool call (activity model)."""
 
     thread: ThreadKey

@@ -200,6 +200,42 @@ class Tally:
             t = s.subagents[key.agent_id] = ThreadInfo(key)
         return t
 
+    # ---- parallel scans -----------------------------------------------------------------------
+    def absorb(self, part: Tally) -> None:
+        """Merge a partial tally built from other files (a parallel scan).
+
+        Sums are not right while merging: call `settle` once every part is in.
+        """
+        for key, s in part.sessions.items():
+            mine = self.sessions.get(key)
+            if mine is None:
+                self.sessions[key] = s
+            else:
+                _merge_session(mine, s)
+        calls = self.calls
+        for ckey, c in part.calls.items():
+            have = calls.get(ckey)
+            if have is None:
+                calls[ckey] = c
+                continue
+            have.threads = tuple(dict.fromkeys((*have.threads, *c.threads)))
+            if c.tokens.total > have.tokens.total:
+                have.tokens, have.model, have.ts = c.tokens, c.model, c.ts
+
+    def settle(self) -> None:
+        """After `absorb`: credit every call (C4), price it, and rebuild every account."""
+        for s in self.sessions.values():
+            s.main.account = Account()
+            for t in s.subagents.values():
+                t.account = Account()
+        self._contested.clear()
+        for call in self.calls.values():
+            if len(call.threads) > 1:
+                self._contest(call)
+                call.owner = min(call.threads, key=self._thread_rank)
+            call.cost, call.estimate = self._cost(call.model, call.ts, call.tokens)
+            self.thread(call.owner).account.add(call)
+
     # ---- records ----------------------------------------------------------------------------
     def _seen(self, rec: ThreadSeen) -> None:
         t = self.thread(rec.thread)
@@ -329,3 +365,36 @@ class Tally:
                 call.owner = owner
                 self._credit(call, +1, emit=False)
                 self._emit_move(call, old_owner, call.tokens)
+
+
+def _merge_thread(mine: ThreadInfo, other: ThreadInfo) -> None:
+    mine.files |= other.files
+    mine.saw(other.first_ts, other.last_ts)
+    mine.cwd = mine.cwd or other.cwd
+    mine.version = other.version or mine.version
+    mine.output_lower_bound = mine.output_lower_bound or other.output_lower_bound
+    mine.tool_calls += other.tool_calls
+    mine.tool_errors += other.tool_errors
+    mine.changed_paths |= other.changed_paths
+    mine.lines_added += other.lines_added
+    mine.lines_removed += other.lines_removed
+
+
+def _merge_session(mine: SessionInfo, other: SessionInfo) -> None:
+    _merge_thread(mine.main, other.main)
+    for aid, t in other.subagents.items():
+        if aid in mine.subagents:
+            _merge_thread(mine.subagents[aid], t)
+        else:
+            mine.subagents[aid] = t
+    mine.rank_first = min(mine.rank_first, other.rank_first)
+    if other.rank_last != _INF and (mine.rank_last == _INF or other.rank_last > mine.rank_last):
+        mine.rank_last = other.rank_last
+    for aid, info in other.links.items():
+        have = mine.links.setdefault(aid, SubagentInfo(aid))
+        have.tool_use_id = have.tool_use_id or info.tool_use_id
+        have.agent_type = have.agent_type or info.agent_type
+        have.description = have.description or info.description
+        have.parent_agent_id = have.parent_agent_id or info.parent_agent_id
+    for tool_use, spawn in other.spawns.items():
+        mine.spawns.setdefault(tool_use, spawn)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 TOKEN_FIELDS: tuple[str, ...] = (
     "input",
@@ -15,12 +15,11 @@ TOKEN_FIELDS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Tokens:
+class Tokens(msgspec.Struct, frozen=True, gc=False, array_like=True):
     """Token counts of one API call or a sum of calls.
 
     `cache_write_1h` is part of `cache_write` and `reasoning` is part of `output`; neither is
-    ever added to `total`.
+    ever added to `total`. A msgspec Struct: created per log line, so construction cost counts.
     """
 
     input: int = 0

@@ -7,11 +7,13 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from agentwatch.core.records import Record
 from agentwatch.infra.applog import LOG
 from agentwatch.infra.reader import FileCursor
 from agentwatch.sources.base import FileRole, FileSpec, LineParser, Source
+from agentwatch.sources.registry import by_agent
 
 MAX_SIDECAR = 1_000_000
 
@@ -61,6 +63,31 @@ class ScanStats:
         """All skipped lines."""
         return sum(self.skipped_lines.values())
 
+    def dump(self) -> list[Any]:
+        """Plain data for the index and worker processes."""
+        return [
+            self.files,
+            self.bytes,
+            self.lines,
+            dict(self.skipped_lines),
+            self.coerced_fields,
+            self.skipped_files,
+        ]
+
+    @classmethod
+    def load(cls, v: list[Any]) -> ScanStats:
+        """Back from `dump`."""
+        return cls(v[0], v[1], v[2], Counter(v[3]), dict(v[5]), v[4])
+
+    def merge(self, other: ScanStats) -> None:
+        """Add another scan's figures."""
+        self.files += other.files
+        self.bytes += other.bytes
+        self.lines += other.lines
+        self.skipped_lines.update(other.skipped_lines)
+        self.skipped_files.update(other.skipped_files)
+        self.coerced_fields += other.coerced_fields
+
 
 def discover(root: Root, start: Path | None = None) -> Iterator[tuple[str, FileSpec]]:
     """Files under a root (or one of its sub-folders) that its source claims, in a stable order."""
@@ -107,7 +134,43 @@ class TrackedFile:
 
     @classmethod
     def new(cls, source: Source, path: str, spec: FileSpec) -> TrackedFile:
+        """A file not read yet."""
         return cls(source, path, spec, FileCursor(path))
+
+    def dump(self) -> list[Any]:
+        """Plain data: where reading stopped and the parser's state."""
+        c = self.cursor
+        return [
+            self.path,
+            str(self.source.agent),
+            str(self.spec.role),
+            self.spec.session_id,
+            self.spec.agent_id,
+            c.offset,
+            c.dev,
+            c.ino,
+            c.pending,
+            c.resets,
+            c.tail,
+            c.size,
+            c.mtime_ns,
+            self.sidecar_mtime,
+            self.parser.state() if self.parser is not None else None,
+        ]
+
+    @classmethod
+    def load(cls, v: list[Any]) -> TrackedFile | None:
+        """Back from `dump`; None for a source this build does not know."""
+        source = by_agent(v[1])
+        if source is None:
+            return None
+        spec = FileSpec(FileRole(v[2]), v[3], v[4])
+        cursor = FileCursor(v[0], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12])
+        f = cls(source, v[0], spec, cursor, None, v[13])
+        if v[14] is not None:
+            f.parser = source.parser(f.path, spec)
+            f.parser.restore(v[14])
+        return f
 
     def read(self, stats: ScanStats) -> list[Record]:
         """Records from the bytes appended since the last read. Raises OSError."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,7 @@ from agentwatch.core import tally_state
 from agentwatch.core.pricing import PriceLookup
 from agentwatch.core.tally import Tally
 from agentwatch.infra.files import Root, ScanStats, TrackedFile
-from agentwatch.infra.reader import FileCursor
-from agentwatch.sources.base import FileRole, FileSpec, Source, digest
+from agentwatch.sources.base import digest
 
 SCHEMA = 1
 _ENC = msgspec.msgpack.Encoder()
@@ -37,48 +35,6 @@ class Loaded:
     tally: Tally
     files: dict[str, TrackedFile]
     stats: ScanStats
-
-
-def _stats_dump(s: ScanStats) -> Any:
-    return [s.files, s.bytes, s.lines, dict(s.skipped_lines), s.coerced_fields]
-
-
-def _stats_load(v: Any) -> ScanStats:
-    return ScanStats(v[0], v[1], v[2], Counter(v[3]), {}, v[4])
-
-
-def _file_dump(f: TrackedFile) -> Any:
-    c = f.cursor
-    return [
-        f.path,
-        str(f.source.agent),
-        str(f.spec.role),
-        f.spec.session_id,
-        f.spec.agent_id,
-        c.offset,
-        c.dev,
-        c.ino,
-        c.pending,
-        c.resets,
-        c.tail,
-        c.size,
-        c.mtime_ns,
-        f.sidecar_mtime,
-        f.parser.state() if f.parser is not None else None,
-    ]
-
-
-def _file_load(v: Any, sources: dict[str, Source]) -> TrackedFile | None:
-    source = sources.get(v[1])
-    if source is None:
-        return None
-    spec = FileSpec(FileRole(v[2]), v[3], v[4])
-    cursor = FileCursor(v[0], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12])
-    f = TrackedFile(source, v[0], spec, cursor, None, v[13])
-    if v[14] is not None:
-        f.parser = source.parser(f.path, spec)
-        f.parser.restore(v[14])
-    return f
 
 
 class Index:
@@ -118,10 +74,12 @@ class Index:
             tally.defer_calls(lambda: tally_state.load_calls(_DEC.decode(calls_blob)))
             files: dict[str, TrackedFile] = {}
             for v in _DEC.decode(rows["files"]):
-                f = _file_load(v, sources)
-                if f is not None:
+                f = TrackedFile.load(v)
+                if f is not None and str(f.source.agent) in sources:
                     files[f.path] = f
-            return Loaded(tally, files, _stats_load(_DEC.decode(rows["stats"])))
+            stats = ScanStats.load(_DEC.decode(rows["stats"]))
+            stats.skipped_files.clear()  # unreadable files are tried again on every start
+            return Loaded(tally, files, stats)
         except (
             sqlite3.Error,
             msgspec.DecodeError,
@@ -140,8 +98,8 @@ class Index:
             "meta": _ENC.encode(fingerprint),
             "sessions": _ENC.encode(tally_state.dump_sessions(tally)),
             "calls": _ENC.encode(tally_state.dump_calls(tally)),
-            "files": _ENC.encode([_file_dump(f) for f in files.values()]),
-            "stats": _ENC.encode(_stats_dump(stats)),
+            "files": _ENC.encode([f.dump() for f in files.values()]),
+            "stats": _ENC.encode(stats.dump()),
         }
         try:
             db = self._connect()

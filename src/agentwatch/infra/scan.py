@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import multiprocessing
 import os
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 
+import msgspec
+
+from agentwatch.core import tally_state
 from agentwatch.core.tally import Tally
 from agentwatch.infra.applog import LOG
 from agentwatch.infra.files import Root, ScanStats, TrackedFile, discover
@@ -16,13 +22,17 @@ Progress = Callable[[int, int, int], None]
 """Called with (files done, files total, bytes done)."""
 
 
-def scan_files(
-    roots: list[Root], tally: Tally, stats: ScanStats, progress: Progress | None = None
+PARALLEL_MIN_BYTES = 48 * 1024 * 1024
+"""Below this, a second process costs more than it saves."""
+
+
+def _read_all(
+    files: list[TrackedFile],
+    tally: Tally,
+    stats: ScanStats,
+    progress: Progress | None,
+    total: int,
 ) -> dict[str, TrackedFile]:
-    """Read every claimed file to its current end; returns the files, ready to be read again."""
-    files = [TrackedFile.new(r.source, p, spec) for r in roots for p, spec in discover(r)]
-    # Sidecars last, so they can name agents whose transcripts were already read.
-    files.sort(key=lambda f: f.spec.role is FileRole.META)
     tracked: dict[str, TrackedFile] = {}
     for i, f in enumerate(files):
         if f.path in tracked:
@@ -38,7 +48,107 @@ def scan_files(
             stats.files += 1
             tracked[f.path] = f
         if progress is not None:
-            progress(i + 1, len(files), stats.bytes)
+            progress(i + 1, total, stats.bytes)
+    return tracked
+
+
+def _part(job: bytes) -> bytes:
+    """Worker process: read some files into a partial tally; return it as msgpack."""
+    files = [f for f in map(TrackedFile.load, msgspec.msgpack.decode(job)) if f is not None]
+    tally, stats = Tally(), ScanStats()
+    tracked = _read_all(files, tally, stats, None, len(files))
+    return msgspec.msgpack.encode(
+        [
+            tally_state.dump_sessions(tally),
+            tally_state.dump_calls(tally),
+            [f.dump() for f in tracked.values()],
+            stats.dump(),
+        ]
+    )
+
+
+HEAD_START = 40 * 1024 * 1024
+"""Bytes the parent reads while a worker process starts up (~0.2 s)."""
+
+
+def _split(files: list[TrackedFile], sizes: list[int], parts: int) -> list[list[TrackedFile]]:
+    """Greedy balance by size, the parent (part 0) taking a head start's worth more; every
+    part keeps discovery order (sidecars last)."""
+    bins: list[list[int]] = [[] for _ in range(parts)]
+    load = [0] * parts
+    load[0] = -min(HEAD_START, sum(sizes) // (2 * parts))
+    for i in sorted(range(len(files)), key=lambda i: -sizes[i]):
+        j = load.index(min(load))
+        bins[j].append(i)
+        load[j] += sizes[i]
+    return [[files[i] for i in sorted(b)] for b in bins]
+
+
+def scan_files(
+    roots: list[Root],
+    tally: Tally,
+    stats: ScanStats,
+    progress: Progress | None = None,
+    workers: int | None = None,
+) -> dict[str, TrackedFile]:
+    """Read every claimed file to its current end; returns the files, ready to be read again.
+
+    Big scans use a second process (both cores): each side builds a partial tally, then
+    the parts are merged and settled, which gives the same result as one process.
+    """
+    files = [TrackedFile.new(r.source, p, spec) for r in roots for p, spec in discover(r)]
+    # Sidecars last, so they can name agents whose transcripts were already read.
+    files.sort(key=lambda f: f.spec.role is FileRole.META)
+    sizes = []
+    for f in files:
+        try:
+            sizes.append(os.stat(f.path).st_size)
+        except OSError:
+            sizes.append(0)
+    if workers is None and os.environ.get("AGENTWATCH_SCAN_WORKERS", "").isdigit():
+        workers = int(os.environ["AGENTWATCH_SCAN_WORKERS"])  # a knob for benchmarks
+    if workers is None:
+        many = sum(sizes) >= PARALLEL_MIN_BYTES and (os.cpu_count() or 1) > 1
+        workers = 2 if many else 1
+    if workers <= 1 or len(files) < 2:
+        return _read_all(files, tally, stats, progress, len(files))
+    mine, *others = _split(files, sizes, workers)
+    ctx = multiprocessing.get_context("spawn")  # safe with the watcher's threads running
+    results: list[bytes] = []
+    left: list[TrackedFile] = []
+    try:
+        with ProcessPoolExecutor(max_workers=len(others), mp_context=ctx) as pool:
+            futures = [
+                (part, pool.submit(_part, msgspec.msgpack.encode([f.dump() for f in part])))
+                for part in others
+            ]
+            tracked = _read_all(mine, tally, stats, progress, len(files))
+            for part, fut in futures:
+                try:
+                    results.append(fut.result())
+                except Exception:  # noqa: BLE001 (a dead worker: its files are read here)
+                    LOG.exception("scan worker failed; reading its files in-process")
+                    left.extend(part)
+    except OSError as exc:  # no processes to be had: read everything here
+        LOG.warning("no scan worker (%s); reading in one process", exc)
+        return _read_all(files, tally, stats, progress, len(files))
+    if left:
+        rest, rest_stats = Tally(), ScanStats()
+        tracked.update(_read_all(left, rest, rest_stats, None, len(left)))
+        tally.absorb(rest)
+        stats.merge(rest_stats)
+    for blob in results:
+        sessions, calls, dumped, part_stats = msgspec.msgpack.decode(blob)
+        partial = Tally()
+        tally_state.load_sessions(partial, sessions)
+        partial.defer_calls(functools.partial(tally_state.load_calls, calls))
+        tally.absorb(partial)
+        for v in dumped:
+            loaded = TrackedFile.load(v)
+            if loaded is not None:
+                tracked[loaded.path] = loaded
+        stats.merge(ScanStats.load(part_stats))
+    tally.settle()
     return tracked
 
 

@@ -1,0 +1,13 @@
+"""Every source agentwatch knows, by agent name (for worker processes and the index)."""
+
+from __future__ import annotations
+
+from agentwatch.sources import claude_code
+from agentwatch.sources.base import Source
+
+SOURCES: dict[str, Source] = {str(claude_code.SOURCE.agent): claude_code.SOURCE}
+
+
+def by_agent(name: str) -> Source | None:
+    """The source for an agent name (`claude-code`), or None."""
+    return SOURCES.get(name)

@@ -1,0 +1,59 @@
+"""A scan split over two processes gives exactly what one process gives."""
+
+from __future__ import annotations
+
+from agentwatch.core.summary import Filter, build
+from agentwatch.core.tally import Tally
+from agentwatch.infra.export.json_report import report
+from agentwatch.infra.files import ScanStats
+from agentwatch.infra.prices import Override, PriceBook
+from agentwatch.infra.scan import Root, scan_files
+from agentwatch.sources.claude_code import SOURCE
+from tests.fixtures.claude import ClaudeTree, ts, usage
+
+PRICES = PriceBook({"m": Override(input=1.0, output=2.0)})  # no price package in workers
+
+
+def tree_with_copies(tree: ClaudeTree) -> None:
+    for n in range(6):
+        sid = f"{n:08d}-0000-4000-8000-000000000000"
+        t = tree.main(sid, cwd=f"/home/dev/p{n % 2}")
+        for i in range(20):
+            t.assistant(
+                f"m{n}-{i}", f"r{n}-{i}", usage(inp=i, out=10 * i, cr=100), ts(n, i), model="m"
+            )
+        sub = tree.subagent(t, f"a{n:06d}")
+        sub.assistant(f"s{n}", f"rs{n}", usage(inp=1, out=5), ts(n, 30), model="m")
+    # Session 9 resumes session 0: copies of its calls, one larger (mid-stream copy).
+    r = tree.main("99999999-0000-4000-8000-000000000000")
+    for i in range(20):
+        r.assistant(
+            f"m0-{i}",
+            f"r0-{i}",
+            usage(inp=i, out=10 * i + (7 if i == 3 else 0), cr=100),
+            ts(0, i),
+            model="m",
+        )
+    r.assistant("new", "rnew", usage(inp=2, out=2), ts(59), model="m")
+
+
+def run(tree: ClaudeTree, workers: int) -> dict:
+    tally, stats = Tally(PRICES), ScanStats()
+    files = scan_files([Root(SOURCE, tree.root)], tally, stats, workers=workers)
+    doc = report(build(tally, Filter(), 2e9, 300), stats, 0.0)
+    doc["tracked"] = sorted(files)
+    return doc
+
+
+def test_two_processes_equal_one(claude_tree, caplog):
+    tree_with_copies(claude_tree)
+    one = run(claude_tree, 1)
+    with caplog.at_level("INFO", logger="agentwatch"):
+        two = run(claude_tree, 2)
+    assert not [r for r in caplog.records if "worker" in r.getMessage()]  # it really ran
+    assert two == one
+    by_id = {s["session_id"][:8]: s for s in one["sessions"]}
+    assert by_id["00000000"]["tokens"]["output"] == sum(10 * i for i in range(20)) + 7
+    assert by_id["99999999"]["tokens"]["output"] == 2
+    assert one["totals"]["cost_usd"] > 0
+    assert len(one["tracked"]) == 13
