@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agentwatch.core.accounts import Account
+from agentwatch.core.accounts import Account, Call
 from agentwatch.core.pricing import Rate, Rates
 from agentwatch.core.records import (
     Agent,
@@ -241,3 +241,20 @@ def test_subagent_without_any_link_has_no_type() -> None:
         ("acompact-7f3e", None),
     ]
     assert rep.sessions[0].subagents[0].account.tokens != ZERO
+
+
+def test_per_minute_series_and_burn_rate_follow_growth_and_moves():
+    owner = ThreadKey(Agent.CLAUDE_CODE, "s")
+    acc = Account()
+    c1 = Call(("k1",), Tokens(input=10, output=20), "m", 600.0, owner, None, False, (owner,))
+    c2 = Call(("k2",), Tokens(output=30), "m", 659.0, owner, None, False, (owner,))
+    c3 = Call(("k3",), Tokens(output=5), "m", 1000.0, owner, None, False, (owner,))
+    for c in (c1, c2, c3):
+        acc.add(c)
+    assert acc.per_minute == {10: 60, 16: 5}
+    assert acc.burn_rate(now=1000.0, window=300.0) == 5 / 5  # minutes 12..16 hold 5 tokens
+    assert acc.burn_rate(now=700.0, window=300.0) == 60 / 5
+    acc.remove(c1)
+    assert acc.per_minute == {10: 30, 16: 5}
+    acc.remove(c2)
+    assert acc.per_minute == {16: 5}

@@ -6,6 +6,7 @@ import json
 import os
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,40 @@ def test_two_processes_at_once_do_not_corrupt_it(claude_tree, tmp_path, cli_env)
     after = report(claude_tree, cache, cli_env)
     assert after["totals"]["tokens"]["total"] in totals
     assert "index" not in after["stderr"]
+
+
+WARM_PROBE = """
+import sys
+from agentwatch.cli import main
+sys.argv = ["agentwatch", "report", "--json", "--claude-dir", sys.argv[1], "--cache-dir",
+            sys.argv[2]]
+try:
+    main()
+except SystemExit:
+    pass
+print(sorted(m for m in ("genai_prices", "textual") if m in sys.modules), file=sys.stderr)
+"""
+
+
+def test_warm_start_imports_neither_textual_nor_the_price_package(claude_tree, tmp_path, cli_env):
+    b = claude_tree.main("bbbbbbbb-0000-4000-8000-000000000002")
+    b.assistant("m1", "r1", usage(inp=1, out=2), ts(1))
+    cache = tmp_path / "cache"
+    report(claude_tree, cache, cli_env)  # cold: prices looked up, kept in the index
+
+    def probe() -> str:
+        p = subprocess.run(
+            [sys.executable, "-c", WARM_PROBE, str(claude_tree.root), str(cache)],
+            capture_output=True,
+            text=True,
+            env=cli_env,
+            check=True,
+            timeout=60,
+        )
+        return p.stderr.strip().splitlines()[-1]
+
+    assert probe() == "[]"
+    b.assistant("m2", "r2", usage(inp=1, out=3), ts(2))  # a new call of a known model
+    assert probe() == "[]"
+    b.assistant("m3", "r3", usage(inp=1, out=3), ts(3), model="claude-opus-4-5-20251101")
+    assert probe() == "['genai_prices']"  # a model never priced before needs the data

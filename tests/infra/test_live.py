@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import queue
@@ -10,8 +11,9 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from watchdog.observers import Observer
 
-from agentwatch.core.events import Event, StatusEvent, UsageEvent
+from agentwatch.core.events import Event, StatusEvent, UsageEvent, WarningEvent
 from agentwatch.core.records import Agent, ThreadKey
 from agentwatch.core.tally import Tally
 from agentwatch.core.tokens import Tokens
@@ -248,3 +250,35 @@ def test_events_arrive_on_the_engine_thread_not_the_callers(claude_tree, engine)
     t.raw(line(t, "m1", "r1", 1, 0))
     assert done.wait(WAIT)
     assert threads[0] == "agentwatch-live"
+
+
+class NoInotify(Observer):  # type: ignore[misc,valid-type]
+    """A native observer whose watches are refused, as when inotify watches run out."""
+
+    def schedule(self, *args: object, **kwargs: object) -> object:
+        raise OSError(errno.ENOSPC, "inotify watch limit reached")
+
+
+def test_falls_back_to_polling_and_says_so(claude_tree):
+    events = Collector()
+    eng = LiveEngine(
+        [Root(SOURCE, claude_tree.root)],
+        Tally(),
+        events,
+        tick=0.05,
+        poll_interval=0.1,
+        observer=NoInotify,
+    )
+    try:
+        t = claude_tree.main("s1")
+        t.raw(line(t, "m0", "r0", 1, 0))
+        start(eng)
+        warning = events.until(lambda e: isinstance(e, WarningEvent), "a polling warning")
+        assert isinstance(warning, WarningEvent)
+        assert "polling" in warning.message
+        assert "inotify watch limit reached" in warning.message
+        t.raw(line(t, "m1", "r1", 9, 1))
+        events.until(is_usage("m1"), "usage seen by the polling observer")
+        assert total_of(eng, "s1").output == 10
+    finally:
+        eng.stop()

@@ -57,6 +57,8 @@ class Account:
     """Calls per model."""
     cost_by_model: dict[str, float] = field(default_factory=dict)
     """Cost per model (priced calls only)."""
+    per_minute: dict[int, int] = field(default_factory=dict)
+    """Total tokens per minute of call time (epoch minute), for burn rates and sparklines."""
 
     def add(self, call: Call, sign: int = 1) -> None:
         """Add a call's contribution (or take it away with `sign=-1`)."""
@@ -78,6 +80,13 @@ class Account:
             self.cost_by_model[model] = self.cost_by_model.get(model, 0.0) + sign * call.cost
             if call.estimate:
                 self.estimate_calls += sign
+        if call.ts is not None:
+            minute = int(call.ts // 60)
+            left = self.per_minute.get(minute, 0) + sign * t.total
+            if left:
+                self.per_minute[minute] = left
+            else:
+                self.per_minute.pop(minute, None)
         self.model_calls[model] += sign
         if self.model_calls[model] <= 0:
             del self.model_calls[model]
@@ -101,6 +110,15 @@ class Account:
             self.by_model[m] = self.by_model.get(m, ZERO) + t
         for m, c in other.cost_by_model.items():
             self.cost_by_model[m] = self.cost_by_model.get(m, 0.0) + c
+        for minute, n in other.per_minute.items():
+            self.per_minute[minute] = self.per_minute.get(minute, 0) + n
+
+    def burn_rate(self, now: float, window: float = 300.0) -> float:
+        """Tokens per minute over the last `window` seconds (by call time)."""
+        first = int((now - window) // 60)
+        last = int(now // 60)
+        used = sum(n for m, n in self.per_minute.items() if first < m <= last)
+        return used / (window / 60.0)
 
     @property
     def cost_usd(self) -> float | None:

@@ -40,6 +40,7 @@ def _account(a: Account) -> Plain:
         {m: _tok(t) for m, t in a.by_model.items()},
         dict(a.model_calls),
         a.cost_by_model,
+        list(a.per_minute.items()),
     ]
 
 
@@ -54,6 +55,7 @@ def _unaccount(v: Plain) -> Account:
         {m: _untok(t) for m, t in v[6].items()},
         Counter(v[7]),
         dict(v[8]),
+        {int(m): n for m, n in v[9]},
     )
 
 

@@ -19,13 +19,17 @@ from agentwatch.core.tally import Tally
 from agentwatch.infra.files import Root, ScanStats, TrackedFile
 from agentwatch.sources.base import digest
 
-SCHEMA = 1
+SCHEMA = 2
 _ENC = msgspec.msgpack.Encoder()
 _DEC = msgspec.msgpack.Decoder()
 
 
 class IndexUnusableError(Exception):
-    """The index is corrupt or locked; the caller rebuilds or reads without it."""
+    """The index is corrupt or unreadable; the caller rebuilds it."""
+
+
+class IndexBusyError(IndexUnusableError):
+    """Another process holds the index locked; read without it, and leave it alone."""
 
 
 @dataclass(slots=True)
@@ -35,6 +39,7 @@ class Loaded:
     tally: Tally
     files: dict[str, TrackedFile]
     stats: ScanStats
+    rates: Any
 
 
 class Index:
@@ -79,7 +84,11 @@ class Index:
                     files[f.path] = f
             stats = ScanStats.load(_DEC.decode(rows["stats"]))
             stats.skipped_files.clear()  # unreadable files are tried again on every start
-            return Loaded(tally, files, stats)
+            return Loaded(tally, files, stats, _DEC.decode(rows["rates"]))
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise IndexBusyError(f"{self.path}: {exc}") from exc
+            raise IndexUnusableError(f"{self.path}: {exc}") from exc
         except (
             sqlite3.Error,
             msgspec.DecodeError,
@@ -91,7 +100,12 @@ class Index:
             raise IndexUnusableError(f"{self.path}: {exc}") from exc
 
     def save(
-        self, fingerprint: Any, tally: Tally, files: dict[str, TrackedFile], stats: ScanStats
+        self,
+        fingerprint: Any,
+        tally: Tally,
+        files: dict[str, TrackedFile],
+        stats: ScanStats,
+        rates: Any,
     ) -> None:
         """Replace the saved state in one transaction. Raises IndexUnusableError."""
         blobs = {
@@ -100,6 +114,7 @@ class Index:
             "calls": _ENC.encode(tally_state.dump_calls(tally)),
             "files": _ENC.encode([f.dump() for f in files.values()]),
             "stats": _ENC.encode(stats.dump()),
+            "rates": _ENC.encode(rates),
         }
         try:
             db = self._connect()

@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from watchdog.observers.api import BaseObserver
+
 from agentwatch.core.events import Event, StatusEvent, UsageEvent, WarningEvent
 from agentwatch.core.records import ThreadKey
 from agentwatch.core.status import SessionStatus
@@ -54,6 +56,7 @@ class LiveEngine:
         idle_after: float = 300.0,
         tick: float = 1.0,
         poll_interval: float = 1.0,
+        observer: Callable[[], BaseObserver] | None = None,
     ) -> None:
         self.roots = roots
         self.tally = tally
@@ -64,7 +67,11 @@ class LiveEngine:
         self.stats = ScanStats()
         self.files: dict[str, TrackedFile] = {}
         self.changes = Changes()
-        self._watcher = Watcher(roots, self.changes, self._warn, poll_interval)
+        self._watcher = (
+            Watcher(roots, self.changes, self._warn, poll_interval, observer)
+            if observer is not None
+            else Watcher(roots, self.changes, self._warn, poll_interval)
+        )
         self._status: dict[ThreadKey, SessionStatus] = {}
         self._pending: list[UsageChange] = []
         self._stop = threading.Event()

@@ -63,6 +63,18 @@ class Override:
         )
 
 
+def _plain(r: Rates) -> list[Any]:
+    rates = (r.input, r.output, r.cache_write_5m, r.cache_write_1h, r.cache_read)
+    return [r.model, [[x.base, [list(t) for t in x.tiers]] for x in rates], r.source, r.estimate]
+
+
+def _unplain(v: list[Any]) -> Rates:
+    inp, out, w5, w1, read = (
+        Rate(b, tuple((int(s), float(p)) for s, p in tiers)) for b, tiers in v[1]
+    )
+    return Rates(v[0], inp, out, w5, w1, read, v[2], v[3])
+
+
 def _rate(value: Any) -> Rate | None:
     if value is None:
         return None
@@ -93,6 +105,19 @@ class PriceBook:
             rates = self._lookup(model, ts)
             self._cache[key] = rates
         return rates
+
+    def export(self) -> list[Any]:
+        """The rates looked up so far, as plain data (kept in the index: a warm start that
+        meets known models never imports the price package)."""
+        with self._lock:
+            items = list(self._cache.items())
+        return [[m, day, _plain(r) if r is not None else None] for (m, day), r in items]
+
+    def preload(self, data: list[Any]) -> None:
+        """Take rates from `export` (made with the same price data and overrides)."""
+        with self._lock:
+            for m, day, r in data:
+                self._cache.setdefault((m, day), _unplain(r) if r is not None else None)
 
     def _lookup(self, model: str, ts: float | None) -> Rates | None:
         override = self._overrides.get(model.lower())

@@ -98,17 +98,19 @@ class Watcher:
         changes: Changes,
         warn: Callable[[str], None],
         poll_interval: float = 1.0,
+        native: Callable[[], BaseObserver] = Observer,
     ) -> None:
         self.roots = roots
         self.changes = changes
         self.warn = warn
         self.poll_interval = poll_interval
+        self._native = native
         self._observers: list[BaseObserver] = []
 
     def start(self) -> None:
         """Start watching. Emitters start inside `schedule` once the observer runs, so a
         refused inotify instance or watch surfaces here, per root."""
-        native: BaseObserver = Observer()
+        native = self._native()
         native.daemon = True
         native.start()
         self._observers.append(native)

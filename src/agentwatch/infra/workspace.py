@@ -77,6 +77,9 @@ class Workspace:
         if not self.no_cache:
             try:
                 loaded = idx.load(fp, self.roots, self.prices)
+            except index.IndexBusyError as exc:
+                self.notes.append(f"the index is busy ({exc}); reading every file this time")
+                self.no_cache = True
             except index.IndexUnusableError as exc:
                 self.notes.append(f"the index was unreadable ({exc}); rebuilt it")
                 idx.remove()
@@ -86,10 +89,11 @@ class Workspace:
             changed = True
         else:
             tally, files, stats = loaded.tally, loaded.files, loaded.stats
+            self.prices.preload(loaded.rates)
             changed = refresh(self.roots, tally, files, stats, progress)
         if changed and not self.no_cache:
             try:
-                idx.save(fp, tally, files, stats)
+                idx.save(fp, tally, files, stats, self.prices.export())
             except index.IndexUnusableError as exc:
                 self.notes.append(f"could not save the index ({exc}); next start reads all")
         return tally, files, stats
