@@ -151,18 +151,30 @@ def _tz(name: str | None) -> tzinfo | None:
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="agentwatch")
 @common_options
+@click.option("--theme", metavar="NAME", help="TUI theme (switch live from the palette).")
 @click.pass_context
-def cli(ctx: click.Context, /, **kwargs: Any) -> None:
+def cli(ctx: click.Context, /, theme: str | None = None, **kwargs: Any) -> None:
     """agentwatch: htop for AI coding agents, with an honest meter.
 
-    Run without a command to watch your agents; `agentwatch report` prints a one-shot summary.
+    Run without a command to watch your agents live; `agentwatch report` prints a one-shot
+    summary and `agentwatch watch --jsonl` streams events for scripts.
     """
     ctx.obj = {k: v for k, v in kwargs.items() if v not in (None, ())}
     if ctx.invoked_subcommand is None:
-        click.echo(
-            "agentwatch: the live view is not built yet; showing `agentwatch report`.", err=True
+        _tui(ctx, theme)
+
+
+def _tui(ctx: click.Context, theme: str | None) -> None:
+    if not sys.stderr.isatty() or not sys.stdin.isatty():  # Textual draws on stderr
+        raise click.UsageError(
+            "the live view needs a terminal; use `agentwatch report` or `agentwatch watch --jsonl`"
         )
-        ctx.invoke(report)
+    ws = _workspace(_options(ctx, {}))
+    from agentwatch.infra.scan import prepare_workers  # noqa: PLC0415
+    from agentwatch.ui.app import make_app  # noqa: PLC0415 (Textual only for the TUI)
+
+    prepare_workers()
+    make_app(ws, theme=theme).run()
 
 
 def _filter(

@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from agentwatch.core.tokens import Tokens
-from agentwatch.infra.config import DEFAULT_IDLE_AFTER, DEFAULT_THEME, Settings, load
+from agentwatch.infra.config import (
+    DEFAULT_IDLE_AFTER,
+    DEFAULT_THEME,
+    Settings,
+    load,
+    save_theme,
+)
 from agentwatch.infra.prices import Override, PriceBook
 
 VALID = """\
@@ -182,3 +188,18 @@ def test_prices_not_a_table_is_reported(tmp_path: Path) -> None:
     assert s.prices == {}
     assert len(s.warnings) == 1
     assert "prices" in s.warnings[0]
+
+
+def test_save_theme_keeps_the_rest_of_the_file(tmp_path):
+    path = tmp_path / "config.toml"
+    save_theme(path, "agentwatch-light")
+    assert load(path).theme == "agentwatch-light"
+    path.write_text(
+        '# mine\ntheme = "x"\n[thresholds]\nidle_after_s = 60\n[prices."m"]\n'
+        "input = 1\noutput = 2\n"
+    )
+    save_theme(path, "high-contrast")
+    s = load(path)
+    assert (s.theme, s.idle_after, s.warnings) == ("high-contrast", 60.0, ())
+    assert "m" in s.prices
+    assert path.read_text().startswith("# mine\n")

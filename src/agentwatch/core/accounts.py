@@ -59,6 +59,8 @@ class Account:
     """Cost per model (priced calls only)."""
     per_minute: dict[int, int] = field(default_factory=dict)
     """Total tokens per minute of call time (epoch minute), for burn rates and sparklines."""
+    cost_per_minute: dict[int, float] = field(default_factory=dict)
+    """Cost of priced calls per minute of call time."""
 
     def add(self, call: Call, sign: int = 1) -> None:
         """Add a call's contribution (or take it away with `sign=-1`)."""
@@ -87,6 +89,12 @@ class Account:
                 self.per_minute[minute] = left
             else:
                 self.per_minute.pop(minute, None)
+            if call.cost is not None:
+                cost = self.cost_per_minute.get(minute, 0.0) + sign * call.cost
+                if abs(cost) > 1e-12:
+                    self.cost_per_minute[minute] = cost
+                else:
+                    self.cost_per_minute.pop(minute, None)
         self.model_calls[model] += sign
         if self.model_calls[model] <= 0:
             del self.model_calls[model]
@@ -112,6 +120,15 @@ class Account:
             self.cost_by_model[m] = self.cost_by_model.get(m, 0.0) + c
         for minute, n in other.per_minute.items():
             self.per_minute[minute] = self.per_minute.get(minute, 0) + n
+        for minute, c in other.cost_per_minute.items():
+            self.cost_per_minute[minute] = self.cost_per_minute.get(minute, 0.0) + c
+
+    def since(self, start: float) -> tuple[int, float]:
+        """Tokens and cost of calls from `start` (by minute) on."""
+        first = int(start // 60)
+        tokens = sum(n for m, n in self.per_minute.items() if m >= first)
+        cost = sum(c for m, c in self.cost_per_minute.items() if m >= first)
+        return tokens, cost
 
     def burn_rate(self, now: float, window: float = 300.0) -> float:
         """Tokens per minute over the last `window` seconds (by call time)."""

@@ -128,8 +128,14 @@ def _accounts(tally: Tally, flt: Filter) -> dict[ThreadKey, Account]:
     return out
 
 
-def build(tally: Tally, flt: Filter, now: float, idle_after: float) -> Report:
-    """Summaries of the sessions that pass `flt`, oldest first."""
+def build(
+    tally: Tally,
+    flt: Filter,
+    now: float,
+    idle_after: float,
+    only: set[ThreadKey] | None = None,
+) -> Report:
+    """Summaries of the sessions that pass `flt` (and are in `only`, if given), oldest first."""
     filtered = _accounts(tally, flt)
 
     def account(t: ThreadInfo) -> Account | None:
@@ -139,7 +145,12 @@ def build(tally: Tally, flt: Filter, now: float, idle_after: float) -> Report:
 
     sessions: list[SessionSummary] = []
     totals = Account()
-    for s in tally.sessions.values():
+    chosen = (
+        tally.sessions.values()
+        if only is None
+        else [tally.sessions[k] for k in only if k in tally.sessions]
+    )
+    for s in chosen:
         if not flt.session_ok(s):
             continue
         main = account(s.main)

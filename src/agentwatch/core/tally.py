@@ -142,6 +142,8 @@ class Tally:
         self._calls: dict[tuple[str, ...], Call] | None = {}
         self._calls_loader: Callable[[], dict[tuple[str, ...], Call]] | None = None
         self.sessions: dict[ThreadKey, SessionInfo] = {}
+        self.total = Account()
+        """Every call, whoever owns it (the headline figures)."""
         self._contested: dict[ThreadKey, set[tuple[str, ...]]] = {}
         self._dirty: set[ThreadKey] = set()
 
@@ -229,12 +231,14 @@ class Tally:
             for t in s.subagents.values():
                 t.account = Account()
         self._contested.clear()
+        self.total = Account()
         for call in self.calls.values():
             if len(call.threads) > 1:
                 self._contest(call)
                 call.owner = min(call.threads, key=self._thread_rank)
             call.cost, call.estimate = self._cost(call.model, call.ts, call.tokens)
             self.thread(call.owner).account.add(call)
+            self.total.add(call)
 
     # ---- records ----------------------------------------------------------------------------
     def _seen(self, rec: ThreadSeen) -> None:
@@ -337,6 +341,7 @@ class Tally:
 
     def _credit(self, call: Call, sign: int, *, emit: bool = True) -> None:
         self.thread(call.owner).account.add(call, sign)
+        self.total.add(call, sign)
         if emit and self.on_change is not None:
             delta = call.tokens if sign > 0 else Tokens() - call.tokens
             self.on_change(UsageChange(call.owner, call, delta))

@@ -41,6 +41,7 @@ def _account(a: Account) -> Plain:
         dict(a.model_calls),
         a.cost_by_model,
         list(a.per_minute.items()),
+        list(a.cost_per_minute.items()),
     ]
 
 
@@ -56,6 +57,7 @@ def _unaccount(v: Plain) -> Account:
         Counter(v[7]),
         dict(v[8]),
         {int(m): n for m, n in v[9]},
+        {int(m): c for m, c in v[10]},
     )
 
 
@@ -128,6 +130,9 @@ def load_sessions(tally: Tally, data: Plain) -> None:
         for sv in v[6]:
             s.spawns[sv[0]] = (sv[1], sv[2])
         tally.sessions[s.key] = s
+        tally.total.merge(s.main.account)
+        for t in s.subagents.values():
+            tally.total.merge(t.account)
 
 
 def dump_calls(tally: Tally) -> Plain:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,3 +88,24 @@ def load(path: Path) -> Settings:
         source=str(path),
         warnings=tuple(warnings),
     )
+
+
+_THEME_LINE = re.compile(r"^theme\s*=.*$", re.MULTILINE)
+
+
+def save_theme(path: Path, name: str) -> None:
+    """Set `theme` in the config file, keeping everything else as the user wrote it."""
+    line = f"theme = {json.dumps(name)}"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = ""
+    head, sep, rest = text.partition("\n[")  # top-level keys come before the first table
+    if _THEME_LINE.search(head):
+        text = _THEME_LINE.sub(line, head, count=1) + sep + rest
+    else:
+        text = line + "\n" + text
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)

@@ -19,7 +19,7 @@ from agentwatch.core.tally import Tally
 from agentwatch.infra.files import Root, ScanStats, TrackedFile
 from agentwatch.sources.base import digest
 
-SCHEMA = 2
+SCHEMA = 3
 _ENC = msgspec.msgpack.Encoder()
 _DEC = msgspec.msgpack.Decoder()
 

@@ -77,6 +77,8 @@ class LiveEngine:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._warned: set[str] = set()
+        self.on_step: Callable[[set[ThreadKey]], None] | None = None
+        """Called on the engine thread after each step with the sessions it touched."""
 
     # ---- life cycle ---------------------------------------------------------------------------
     def open(self, progress: Progress | None = None, loader: Loader | None = None) -> ScanStats:
@@ -133,7 +135,9 @@ class LiveEngine:
         for path in sorted(files, key=_sidecars_last):
             if path:
                 self._read(path, touched)
-        self._statuses(touched)
+        changed = self._statuses(touched)
+        if self.on_step is not None:
+            self.on_step(touched | changed)
 
     def _read(self, path: str, touched: set[ThreadKey]) -> None:
         f = self.files.get(path)
@@ -178,8 +182,9 @@ class LiveEngine:
                 )
             )
 
-    def _statuses(self, touched: set[ThreadKey]) -> None:
+    def _statuses(self, touched: set[ThreadKey]) -> set[ThreadKey]:
         now = self.clock()
+        changed: set[ThreadKey] = set()
         for key, s in self.tally.sessions.items():
             old = self._status.get(key)
             if old is not None and key not in touched and old is not SessionStatus.ACTIVE:
@@ -187,7 +192,9 @@ class LiveEngine:
             new = status_of(session_last(s), now, self.idle_after)
             if old is not new:
                 self._status[key] = new
+                changed.add(key)
                 self.emit(StatusEvent(now, key, old, new))
+        return changed
 
     def status(self, key: ThreadKey) -> SessionStatus | None:
         """The last status emitted for a session."""

@@ -7,6 +7,7 @@ import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import resource_tracker
 
 import msgspec
 
@@ -20,6 +21,15 @@ __all__ = ["Progress", "Root", "ScanStats", "refresh", "scan", "scan_files"]
 
 Progress = Callable[[int, int, int], None]
 """Called with (files done, files total, bytes done)."""
+
+
+def prepare_workers() -> None:
+    """Start multiprocessing's helper process now, while stdio is still the terminal's (a TUI
+    replaces sys.stderr, which the helper needs to inherit)."""
+    try:
+        resource_tracker.ensure_running()
+    except Exception:  # noqa: BLE001 (then scans simply stay in one process)
+        LOG.warning("no multiprocessing helper; scans will use one process")
 
 
 PARALLEL_MIN_BYTES = 48 * 1024 * 1024
@@ -117,21 +127,22 @@ def scan_files(
     results: list[bytes] = []
     left: list[TrackedFile] = []
     try:
-        with ProcessPoolExecutor(max_workers=len(others), mp_context=ctx) as pool:
-            futures = [
-                (part, pool.submit(_part, msgspec.msgpack.encode([f.dump() for f in part])))
-                for part in others
-            ]
-            tracked = _read_all(mine, tally, stats, progress, len(files))
-            for part, fut in futures:
-                try:
-                    results.append(fut.result())
-                except Exception:  # noqa: BLE001 (a dead worker: its files are read here)
-                    LOG.exception("scan worker failed; reading its files in-process")
-                    left.extend(part)
-    except OSError as exc:  # no processes to be had: read everything here
-        LOG.warning("no scan worker (%s); reading in one process", exc)
+        pool = ProcessPoolExecutor(max_workers=len(others), mp_context=ctx)
+        futures = [
+            (part, pool.submit(_part, msgspec.msgpack.encode([f.dump() for f in part])))
+            for part in others
+        ]
+    except Exception as exc:  # noqa: BLE001 (no worker to be had, e.g. under a TUI's stdio)
+        LOG.warning("no scan worker (%r); reading in one process", exc)
         return _read_all(files, tally, stats, progress, len(files))
+    with pool:
+        tracked = _read_all(mine, tally, stats, progress, len(files))
+        for part, fut in futures:
+            try:
+                results.append(fut.result())
+            except Exception:  # noqa: BLE001 (a dead worker: its files are read here)
+                LOG.exception("scan worker failed; reading its files in-process")
+                left.extend(part)
     if left:
         rest, rest_stats = Tally(), ScanStats()
         tracked.update(_read_all(left, rest, rest_stats, None, len(left)))

@@ -1,0 +1,141 @@
+"""A live engine packaged for a UI: immutable summaries and headline figures, pushed out."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from agentwatch.core.events import Event, WarningEvent
+from agentwatch.core.records import ThreadKey
+from agentwatch.core.summary import Filter, SessionSummary, build
+from agentwatch.core.tally import Tally
+from agentwatch.infra.applog import LOG
+from agentwatch.infra.files import ScanStats
+from agentwatch.infra.live import LiveEngine
+from agentwatch.infra.workspace import Workspace
+
+FIVE_HOURS = 5 * 3600.0
+BURN_WINDOW = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Headline:
+    """The figures across the top of the screen."""
+
+    today_tokens: int
+    today_cost: float
+    window_tokens: int
+    window_cost: float
+    burn_tokens_per_min: float
+    burn_usd_per_hour: float
+    live_sessions: int
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A cold scan's progress."""
+
+    files_done: int
+    files_total: int
+    bytes_done: int
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Sessions whose figures changed (all of them in the first one), and the headline."""
+
+    sessions: tuple[SessionSummary, ...]
+    headline: Headline
+    stats: ScanStats | None = None
+    first: bool = False
+
+
+Update = Snapshot | Progress | WarningEvent
+Deliver = Callable[[Update], None]
+
+
+def headline(tally: Tally, now: float, live: int) -> Headline:
+    """Headline figures from the tally's all-calls account."""
+    local = time.localtime(now)
+    midnight = now - (local.tm_hour * 3600 + local.tm_min * 60 + local.tm_sec)
+    today = tally.total.since(midnight)
+    window = tally.total.since(now - FIVE_HOURS)
+    burn_tokens, burn_cost = tally.total.since(now - BURN_WINDOW)
+    minutes = BURN_WINDOW / 60.0
+    return Headline(
+        today[0],
+        today[1],
+        window[0],
+        window[1],
+        burn_tokens / minutes,
+        burn_cost * 60.0 / minutes,
+        live,
+        now,
+    )
+
+
+class Feed:
+    """Runs the live engine on its own threads; `deliver` is called from those threads."""
+
+    def __init__(
+        self,
+        ws: Workspace,
+        deliver: Deliver,
+        clock: Callable[[], float] = time.time,
+        tick: float = 1.0,
+    ) -> None:
+        self.ws = ws
+        self.deliver = deliver
+        self.clock = clock
+        self.engine = LiveEngine(
+            ws.roots,
+            Tally(ws.prices),
+            self._event,
+            clock=clock,
+            idle_after=ws.settings.idle_after,
+            tick=tick,
+        )
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Load (index or scan) and go live, off the caller's thread."""
+        self._thread = threading.Thread(target=self._open, name="agentwatch-feed", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop watching."""
+        self.engine.stop()
+
+    def _open(self) -> None:
+        try:
+            self.engine.open(loader=lambda: self.ws.load_tracked(self._progress))
+        except Exception:  # noqa: BLE001 (a bug: keep the UI alive, say so, log it)
+            LOG.exception("loading failed")
+            self.deliver(WarningEvent(self.clock(), "loading failed; see agentwatch's log"))
+            return
+        for note in self.ws.notes:
+            self.deliver(WarningEvent(self.clock(), note))
+        now = self.clock()
+        rep = build(self.engine.tally, Filter(), now, self.ws.settings.idle_after)
+        self.deliver(Snapshot(rep.sessions, self._headline(now), self.engine.stats, first=True))
+        self.engine.on_step = self._step
+        self.engine.start()
+
+    def _progress(self, done: int, total: int, nbytes: int) -> None:
+        self.deliver(Progress(done, total, nbytes))
+
+    def _event(self, ev: Event) -> None:
+        if isinstance(ev, WarningEvent):
+            self.deliver(ev)
+
+    def _step(self, touched: set[ThreadKey]) -> None:
+        now = self.clock()
+        rep = build(self.engine.tally, Filter(), now, self.ws.settings.idle_after, only=touched)
+        self.deliver(Snapshot(rep.sessions, self._headline(now)))
+
+    def _headline(self, now: float) -> Headline:
+        live = sum(1 for k in self.engine.tally.sessions if str(self.engine.status(k)) == "active")
+        return headline(self.engine.tally, now, live)

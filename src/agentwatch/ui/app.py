@@ -1,0 +1,303 @@
+"""The Textual app: composition, bindings and routing. The data comes from an injected feed."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import Footer, Input, Static
+
+from agentwatch.core.events import WarningEvent
+from agentwatch.core.status import SessionStatus
+from agentwatch.core.summary import SessionSummary
+from agentwatch.infra.config import save_theme
+from agentwatch.infra.feed import Deliver, Feed, Headline, Progress, Snapshot, Update
+from agentwatch.infra.workspace import Workspace
+from agentwatch.ui import format as fmt
+from agentwatch.ui.messages import FeedUpdate
+from agentwatch.ui.screens.detail import DetailScreen
+from agentwatch.ui.screens.help import HelpScreen
+from agentwatch.ui.themes import APP_VARIABLES, DEFAULT_THEME, load_all
+from agentwatch.ui.widgets.sessions import SORTS, SessionsTable, session_key
+
+FLUSH_INTERVAL = 0.25
+"""Seconds between table refreshes: updates are coalesced into at most four a second."""
+
+STATUS_VARIABLES = {
+    SessionStatus.ACTIVE: "aw-active",
+    SessionStatus.IDLE: "aw-idle",
+    SessionStatus.LOOPING: "aw-looping",
+    SessionStatus.SUSPENDED: "aw-suspended",
+    SessionStatus.ENDED: "aw-ended",
+}
+
+
+class FeedLike(Protocol):
+    """What the app needs from a feed (the real one, or a test's fake)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+FeedFactory = Callable[[Deliver], FeedLike]
+
+
+class AgentwatchApp(App[None]):
+    """Live sessions, sub-agents and costs."""
+
+    CSS_PATH = "agentwatch.tcss"
+    TITLE = "agentwatch"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit"),
+        Binding("enter", "detail", "Detail", show=False),
+        Binding("slash", "filter", "Filter"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("o", "sort", "Sort"),
+        Binding("O", "reverse", "Reverse", show=False),
+        Binding("g", "group", "Group"),
+        Binding("h", "hide_idle", "Hide idle"),
+        Binding("k", "kill", "Kill", show=False),
+        Binding("s", "suspend", "Suspend", show=False),
+        Binding("e", "export", "Export", show=False),
+        Binding("question_mark", "help", "Help"),
+    ]
+
+    def __init__(
+        self,
+        feed: FeedFactory,
+        searched: list[Path],
+        clock: Callable[[], float],
+        flush_interval: float = FLUSH_INTERVAL,
+        theme_dir: Path | None = None,
+        theme_name: str = DEFAULT_THEME,
+        save_theme: Callable[[str], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self._theme_dir = theme_dir
+        self._theme_name = theme_name
+        self._save_theme = save_theme
+        self._theme_loaded = False
+        self._feed_factory = feed
+        self._feed: FeedLike | None = None
+        self.searched = searched
+        self.clock = clock
+        self.flush_interval = flush_interval
+        self.pending: dict[str, SessionSummary] = {}
+        self.headline: Headline | None = None
+        self.loaded = False
+        self.flushes = 0
+
+    # ---- composition --------------------------------------------------------------------------
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(APP_VARIABLES)
+
+    def compose(self) -> ComposeResult:
+        yield Static("agentwatch  loading…", id="headline")
+        yield Input(placeholder="filter: project, session, model…", id="filter")
+        yield SessionsTable(self._status_styles, id="sessions")
+        yield Static("", id="empty")
+        yield Footer()
+
+    def _load_themes(self) -> None:
+        themes, errors = load_all(self._theme_dir)
+        for theme in themes:
+            self.register_theme(theme)
+        for message in errors:
+            self.notify(f"theme not loaded: {message}", severity="warning", timeout=10)
+        wanted = self._theme_name
+        if wanted not in self.available_themes:
+            self.notify(f"unknown theme {wanted!r}; using {DEFAULT_THEME}", severity="warning")
+            wanted = DEFAULT_THEME
+        if wanted in self.available_themes:
+            self.theme = wanted
+        self._theme_loaded = True
+
+    def watch_theme(self, name: str) -> None:
+        """Persist a theme chosen from the palette (not the one set at start-up)."""
+        if self._theme_loaded and self._save_theme is not None:
+            try:
+                self._save_theme(name)
+            except OSError as exc:
+                self.notify(f"could not save the theme choice: {exc}", severity="warning")
+        tables = self.query(SessionsTable)
+        if tables:
+            tables.first().refilter()  # status colours come from the theme
+
+    def on_mount(self) -> None:
+        self._load_themes()
+        self.query_one("#filter", Input).display = False
+        self.query_one("#empty", Static).display = False
+        table = self.query_one(SessionsTable)
+        table.fit_columns(self.size.width)
+        table.focus()
+        self._feed = self._feed_factory(self._deliver)
+        self._feed.start()
+        self.set_interval(self.flush_interval, self.flush)
+
+    def on_unmount(self) -> None:
+        if self._feed is not None:
+            self._feed.stop()
+
+    def on_resize(self) -> None:
+        table = self.query_one(SessionsTable)
+        table.fit_columns(self.size.width)
+
+    def _status_styles(self) -> dict[SessionStatus, str]:
+        variables = self.theme_variables
+        return {s: variables.get(v, APP_VARIABLES[v]) for s, v in STATUS_VARIABLES.items()}
+
+    # ---- data in ------------------------------------------------------------------------------
+    def _deliver(self, update: Update) -> None:
+        """Called on the feed's threads: the message is the only thing that crosses."""
+        self.post_message(FeedUpdate(update))
+
+    def on_feed_update(self, message: FeedUpdate) -> None:
+        u = message.update
+        if isinstance(u, Snapshot):
+            for s in u.sessions:
+                self.pending[session_key(s)] = s
+            self.headline = u.headline
+            if u.first:
+                self.loaded = True
+                self.flush()
+        elif isinstance(u, Progress):
+            self.query_one("#headline", Static).update(
+                f"agentwatch  reading logs: {u.files_done:,}/{u.files_total:,} files, "
+                f"{u.bytes_done / 1e6:,.0f} MB"
+            )
+        elif isinstance(u, WarningEvent):
+            self.notify(u.message, severity="warning", timeout=8)
+
+    def flush(self) -> None:
+        """Apply what arrived since the last flush, as cell updates, in one repaint."""
+        if not self.loaded:
+            return
+        table = self.query_one(SessionsTable)
+        now = self.clock()
+        if self.pending:
+            batch, self.pending = list(self.pending.values()), {}
+            with self.batch_update():
+                table.apply(batch, now)
+            self.flushes += 1
+        self._show_headline(now)
+        empty = self.query_one("#empty", Static)
+        if not table.sessions:
+            empty.update(self._empty_text())
+        empty.display = not table.sessions
+        table.display = bool(table.sessions)
+
+    def _show_headline(self, now: float) -> None:
+        h = self.headline
+        if h is None:
+            return
+        age = max(0.0, now - h.updated_at)
+        self.query_one("#headline", Static).update(
+            f"[b]today[/b] {fmt.compact(h.today_tokens)} tok ${h.today_cost:,.2f}   "
+            f"[b]5h[/b] {fmt.compact(h.window_tokens)} tok ${h.window_cost:,.2f}   "
+            f"[b]burn[/b] {fmt.compact(h.burn_tokens_per_min)} tok/min "
+            f"${h.burn_usd_per_hour:,.2f}/h   [b]live[/b] {h.live_sessions}   "
+            f"[dim]updated {age:.0f}s ago · sort {self.query_one(SessionsTable).sort_by}[/dim]"
+        )
+
+    def _empty_text(self) -> str:
+        where = "\n".join(f"  {p}" for p in self.searched) or "  (no folders)"
+        return (
+            "[b]No agent sessions found.[/b]\n\nSearched:\n" + where + "\n\n"
+            "Point agentwatch at other folders with --claude-dir PATH (repeatable) or the\n"
+            "CLAUDE_CONFIG_DIR environment variable. New sessions appear here as soon as an\n"
+            "agent writes its first line."
+        )
+
+    # ---- actions ------------------------------------------------------------------------------
+    def action_detail(self) -> None:
+        s = self.query_one(SessionsTable).current_session()
+        if s is not None:
+            self.push_screen(DetailScreen(s, self.clock()))
+
+    def on_data_table_row_selected(self, _event: SessionsTable.RowSelected) -> None:
+        self.action_detail()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        table = self.query_one(SessionsTable)
+        table.filter_text = event.value
+        table.refilter()
+
+    def on_input_submitted(self, _event: Input.Submitted) -> None:
+        self.query_one(SessionsTable).focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.value = ""
+        box.display = False
+        self.query_one(SessionsTable).focus()
+
+    def action_sort(self) -> None:
+        table = self.query_one(SessionsTable)
+        table.sort_by = SORTS[(SORTS.index(table.sort_by) + 1) % len(SORTS)]
+        table.reverse = table.sort_by != "project"
+        table.resort()
+        self._show_headline(self.clock())
+
+    def action_reverse(self) -> None:
+        table = self.query_one(SessionsTable)
+        table.reverse = not table.reverse
+        table.resort()
+
+    def action_group(self) -> None:
+        table = self.query_one(SessionsTable)
+        table.group_by_project = not table.group_by_project
+        table.resort()
+
+    def action_hide_idle(self) -> None:
+        table = self.query_one(SessionsTable)
+        table.hide_idle = not table.hide_idle
+        table.refilter()
+
+    def action_kill(self) -> None:
+        self.notify(
+            "Kill is not available yet: process control is the next milestone.", severity="warning"
+        )
+
+    def action_suspend(self) -> None:
+        self.notify(
+            "Suspend/resume is not available yet: process control is coming.", severity="warning"
+        )
+
+    def action_export(self) -> None:
+        self.notify(
+            "Export from the TUI is not available yet; use `agentwatch report --json`.",
+            severity="warning",
+        )
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+
+def make_app(
+    ws: Workspace,
+    clock: Callable[[], float] = time.time,
+    feed: FeedFactory | None = None,
+    theme: str | None = None,
+    **kw: Any,
+) -> AgentwatchApp:
+    """Build the app for the CLI (a real feed over `ws`) or for tests (an injected feed)."""
+    factory: FeedFactory = feed or (lambda deliver: Feed(ws, deliver, clock))
+    return AgentwatchApp(
+        factory,
+        ws.searched,
+        clock,
+        theme_dir=ws.dirs.config / "themes",
+        theme_name=theme or ws.settings.theme,
+        save_theme=lambda name: save_theme(ws.dirs.config_file, name),
+        **kw,
+    )

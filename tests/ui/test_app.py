@@ -1,0 +1,276 @@
+"""The TUI driven by a fake feed (injected through make_app), with Textual's pilot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agentwatch.core.accounts import Account, Call
+from agentwatch.core.records import Agent, ThreadKey
+from agentwatch.core.status import SessionStatus
+from agentwatch.core.summary import SessionSummary, SubagentSummary
+from agentwatch.core.tokens import Tokens
+from agentwatch.infra.feed import Deliver, Headline, Snapshot
+from agentwatch.ui.app import AgentwatchApp
+from agentwatch.ui.screens.detail import DetailScreen
+from agentwatch.ui.widgets.sessions import SessionsTable, session_key
+
+NOW = 1_770_200_000.0  # 2026-02-04, a fixed clock
+
+
+def account(tokens: int, cost: float | None, ts: float = NOW - 30, model: str = "m") -> Account:
+    acc = Account()
+    owner = ThreadKey(Agent.CLAUDE_CODE, "x")
+    acc.add(
+        Call(
+            ("k",),
+            Tokens(input=tokens // 2, output=tokens - tokens // 2),
+            model,
+            ts,
+            owner,
+            cost,
+            False,
+            (owner,),
+        )
+    )
+    return acc
+
+
+def summary(
+    i: int,
+    *,
+    last: float,
+    cost: float = 1.0,
+    subs: int = 0,
+    status: SessionStatus = SessionStatus.IDLE,
+    project: str | None = None,
+) -> SessionSummary:
+    main = account(1000 * (i + 1), cost, last)
+    subagents = tuple(
+        SubagentSummary(
+            f"a{i}{j}", "Explore", f"look {j}", None, account(100, 0.1, last), last - 60, last
+        )
+        for j in range(subs)
+    )
+    total = Account()
+    total.merge(main)
+    for s in subagents:
+        total.merge(s.account)
+    return SessionSummary(
+        Agent.CLAUDE_CODE,
+        f"{i:08d}-aaaa-4bbb-8ccc-000000000000",
+        project or f"/home/dev/p{i}",
+        (f"/logs/{i}.jsonl",),
+        last - 3600,
+        last,
+        status,
+        main,
+        subagents,
+        total,
+        False,
+        "2.1.150",
+        3,
+        0,
+        1,
+        10,
+        2,
+    )
+
+
+HEAD = Headline(1234, 1.5, 5678, 3.25, 100.0, 0.5, 1, NOW)
+
+
+class FakeFeed:
+    """Delivers prepared snapshots when the app starts it; tests push more by hand."""
+
+    def __init__(self, deliver: Deliver, first: list[SessionSummary]) -> None:
+        self.deliver = deliver
+        self.first = first
+        self.stopped = False
+
+    def start(self) -> None:
+        self.deliver(Snapshot(tuple(self.first), HEAD, first=True))
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+def make(sessions: list[SessionSummary], **kw: object) -> tuple[AgentwatchApp, list[FakeFeed]]:
+    feeds: list[FakeFeed] = []
+
+    def factory(deliver: Deliver) -> FakeFeed:
+        feeds.append(FakeFeed(deliver, sessions))
+        return feeds[-1]
+
+    app = AgentwatchApp(factory, [Path("/home/u/.claude/projects")], lambda: NOW, **kw)  # type: ignore[arg-type]
+    return app, feeds
+
+
+def rows(app: AgentwatchApp) -> list[str]:
+    t = app.query_one(SessionsTable)
+    return [str(t.coordinate_to_cell_key((i, 0)).row_key.value) for i in range(t.row_count)]
+
+
+async def loaded(pilot) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(50):
+        await pilot.pause()
+        if pilot.app.loaded and pilot.app.query_one(SessionsTable).row_count:
+            return
+
+
+async def test_first_snapshot_fills_the_table_newest_first_with_the_cursor_on_top():
+    app, _ = make([summary(i, last=NOW - 1000 * i) for i in range(5)])
+    async with app.run_test(size=(160, 45)) as pilot:
+        await loaded(pilot)
+        t = app.query_one(SessionsTable)
+        assert rows(app) == [session_key(summary(i, last=0)) for i in range(5)]
+        assert t.cursor_row == 0
+        text = str(app.query_one("#headline").render())
+        assert "1,234" in text
+        assert "$1.50" in text
+        assert "live 1" in text
+
+
+async def test_space_expands_sub_agents_under_their_session_and_left_collapses():
+    app, _ = make([summary(0, last=NOW, subs=2), summary(1, last=NOW - 10, subs=0)])
+    async with app.run_test(size=(160, 45)) as pilot:
+        await loaded(pilot)
+        await pilot.press("space")
+        s0 = summary(0, last=0)
+        k0 = session_key(s0)
+        sid = s0.session_id
+        assert rows(app)[:3] == [k0, f"a|claude-code|{sid}|a00", f"a|claude-code|{sid}|a01"]
+        await pilot.press("down", "left")
+        assert len(rows(app)) == 2
+        assert app.query_one(SessionsTable).current_key() == k0
+
+
+async def test_enter_opens_the_detail_of_the_selected_session_and_escape_returns():
+    app, _ = make([summary(0, last=NOW), summary(1, last=NOW - 10)])
+    async with app.run_test(size=(160, 45)) as pilot:
+        await loaded(pilot)
+        await pilot.press("down", "enter")
+        assert isinstance(app.screen, DetailScreen)
+        assert app.screen.session.session_id.startswith("00000001")
+        await pilot.press("escape")
+        assert not isinstance(app.screen, DetailScreen)
+
+
+async def test_filter_narrows_rows_and_escape_clears_it():
+    app, _ = make(
+        [
+            summary(i, last=NOW - i, project=p)
+            for i, p in enumerate(["/srv/shop-api", "/srv/blog", "/srv/shop-web"])
+        ]
+    )
+    async with app.run_test(size=(160, 45)) as pilot:
+        await loaded(pilot)
+        await pilot.press("slash", *"shop")
+        assert len(rows(app)) == 2
+        await pilot.press("escape")
+        assert len(rows(app)) == 3
+
+
+async def test_updates_are_coalesced_into_one_flush_and_selection_survives_resort():
+    sessions = [summary(i, last=NOW - 100 * i, cost=float(i)) for i in range(500)]
+    app, feeds = make(sessions, flush_interval=3600.0)  # no timer flush during the test
+    async with app.run_test(size=(160, 45)) as pilot:
+        await loaded(pilot)
+        await pilot.press("down", "down", "down")
+        chosen = app.query_one(SessionsTable).current_key()
+        before = app.flushes
+        for n in range(10):  # ten updates a second, for a second: the chosen row moves to the top
+            upd = summary(499 - n, last=NOW + n, cost=1.0)
+            feeds[0].deliver(Snapshot((upd,), HEAD))
+        await pilot.press("o")  # keys are handled while updates wait for the next flush
+        assert app.query_one(SessionsTable).sort_by == "cost"
+        await pilot.pause()
+        assert app.flushes == before  # nothing applied yet: one flush per interval at most
+        app.flush()
+        assert app.flushes == before + 1
+        t = app.query_one(SessionsTable)
+        assert t.current_key() == chosen  # the selected row stays selected across the re-sort
+        assert t.sessions[session_key(summary(499, last=0))].last_activity_at == NOW
+
+
+async def test_empty_state_names_the_folders_searched():
+    app, _ = make([])
+    async with app.run_test(size=(100, 30)) as pilot:
+        for _ in range(5):
+            await pilot.pause()
+        text = str(app.query_one("#empty").render())
+        assert "No agent sessions found" in text
+        assert "/home/u/.claude/projects" in text
+        assert "--claude-dir" in text
+
+
+@pytest.mark.parametrize("key", ["k", "s", "e"])
+async def test_actions_not_built_yet_say_so(key):
+    app, _ = make([summary(0, last=NOW)])
+    async with app.run_test(size=(120, 30)) as pilot:
+        await loaded(pilot)
+        await pilot.press(key)
+        await pilot.pause()
+        assert any("not available yet" in n.message for n in app._notifications)
+
+
+async def test_narrow_terminal_drops_columns_by_priority():
+    app, _ = make([summary(0, last=NOW)])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        shown = [c.key for c in app.query_one(SessionsTable).columns_shown]
+        assert shown[0] == "status"
+        assert {"project", "cost", "output"} <= set(shown)
+        assert "input" not in shown
+        assert sum(c.width + 2 for c in app.query_one(SessionsTable).columns_shown) <= 80
+    app, _ = make([summary(0, last=NOW)])
+    async with app.run_test(size=(160, 45)) as pilot:
+        await loaded(pilot)
+        assert len(app.query_one(SessionsTable).columns_shown) == 14
+
+
+async def test_the_feed_is_stopped_on_exit():
+    app, feeds = make([summary(0, last=NOW)])
+    async with app.run_test(size=(120, 30)) as pilot:
+        await loaded(pilot)
+        await pilot.press("q")
+    assert feeds[0].stopped
+
+
+async def test_themes_load_broken_one_is_a_toast_and_switching_persists(tmp_path):
+    user = tmp_path / "themes"
+    user.mkdir()
+    (user / "broken.toml").write_text('name = "broken"\n[colors]\nprimary = "not-a-colour"\n')
+    saved: list[str] = []
+    feeds: list[FakeFeed] = []
+
+    def factory(deliver: Deliver) -> FakeFeed:
+        feeds.append(FakeFeed(deliver, [summary(0, last=NOW)]))
+        return feeds[-1]
+
+    app = AgentwatchApp(
+        factory,
+        [],
+        lambda: NOW,
+        theme_dir=user,
+        theme_name="high-contrast",
+        save_theme=saved.append,
+    )
+    async with app.run_test(size=(120, 30)) as pilot:
+        await loaded(pilot)
+        assert app.theme == "high-contrast"
+        assert saved == []  # the start-up choice is not a change to save
+        messages = [n.message for n in app._notifications]
+        assert any("broken.toml" in m and "colors.primary" in m for m in messages)
+        app.theme = "colorblind-safe"  # what the palette's theme picker does
+        await pilot.pause()
+        assert saved == ["colorblind-safe"]
+
+
+async def test_unknown_theme_falls_back_to_the_default_with_a_message():
+    app, _ = make([summary(0, last=NOW)], theme_name="no-such-theme")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await loaded(pilot)
+        assert app.theme == "agentwatch-dark"
+        assert any("no-such-theme" in n.message for n in app._notifications)
