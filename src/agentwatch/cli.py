@@ -279,7 +279,7 @@ def report(
 def watch(
     ctx: click.Context,
     /,
-    jsonl: bool = True,
+    jsonl: bool = False,
     since: str | None = None,
     tz: str | None = None,
     **common: Any,

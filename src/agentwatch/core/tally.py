@@ -146,6 +146,12 @@ class Tally:
         """Every call, whoever owns it (the headline figures)."""
         self._contested: dict[ThreadKey, set[tuple[str, ...]]] = {}
         self._dirty: set[ThreadKey] = set()
+        self._bulk = False
+
+    def begin_bulk(self) -> None:
+        """Bulk load: skip per-call pricing and sums (and events) until `settle` does them
+        once; a streamed call that grows five times is then credited once, not five."""
+        self._bulk = True
 
     @property
     def calls(self) -> dict[tuple[str, ...], Call]:
@@ -181,7 +187,7 @@ class Tally:
                 self.thread(rec.thread).tool_calls += 1
             elif isinstance(rec, ToolResult):
                 self._tool_result(rec)
-        if self._dirty:
+        if self._dirty and not self._bulk:  # bulk loads settle credit once, at the end
             self._reconcile()
 
     def session(self, key: ThreadKey) -> SessionInfo:
@@ -225,7 +231,10 @@ class Tally:
                 have.tokens, have.model, have.ts = c.tokens, c.model, c.ts
 
     def settle(self) -> None:
-        """After `absorb`: credit every call (C4), price it, and rebuild every account."""
+        """After `absorb` or a bulk load: credit every call (C4), price it, rebuild every
+        account, and leave bulk mode."""
+        self._bulk = False
+        self._dirty.clear()
         for s in self.sessions.values():
             s.main.account = Account()
             for t in s.subagents.values():
@@ -331,6 +340,8 @@ class Tally:
                     self._contested.setdefault(sk, set()).add(call.key)
 
     def _cost(self, model: str, ts: float | None, tokens: Tokens) -> tuple[float | None, bool]:
+        if self._bulk:
+            return None, False
         rates = self._price(model, ts)
         if rates is None:
             return None, False
@@ -340,6 +351,8 @@ class Tally:
         return (self.session(key).rank(), key.agent_id is not None, key.agent_id or "")
 
     def _credit(self, call: Call, sign: int, *, emit: bool = True) -> None:
+        if self._bulk:
+            return
         self.thread(call.owner).account.add(call, sign)
         self.total.add(call, sign)
         if emit and self.on_change is not None:

@@ -66,6 +66,7 @@ def _part(job: bytes) -> bytes:
     """Worker process: read some files into a partial tally; return it as msgpack."""
     files = [f for f in map(TrackedFile.load, msgspec.msgpack.decode(job)) if f is not None]
     tally, stats = Tally(), ScanStats()
+    tally.begin_bulk()  # the parent prices and sums everything once, in `settle`
     tracked = _read_all(files, tally, stats, None, len(files))
     return msgspec.msgpack.encode(
         [
@@ -120,8 +121,11 @@ def scan_files(
     if workers is None:
         many = sum(sizes) >= PARALLEL_MIN_BYTES and (os.cpu_count() or 1) > 1
         workers = 2 if many else 1
+    tally.begin_bulk()
     if workers <= 1 or len(files) < 2:
-        return _read_all(files, tally, stats, progress, len(files))
+        tracked = _read_all(files, tally, stats, progress, len(files))
+        tally.settle()
+        return tracked
     mine, *others = _split(files, sizes, workers)
     ctx = multiprocessing.get_context("spawn")  # safe with the watcher's threads running
     results: list[bytes] = []
@@ -134,7 +138,9 @@ def scan_files(
         ]
     except Exception as exc:  # noqa: BLE001 (no worker to be had, e.g. under a TUI's stdio)
         LOG.warning("no scan worker (%r); reading in one process", exc)
-        return _read_all(files, tally, stats, progress, len(files))
+        tracked = _read_all(files, tally, stats, progress, len(files))
+        tally.settle()
+        return tracked
     with pool:
         tracked = _read_all(mine, tally, stats, progress, len(files))
         for part, fut in futures:
@@ -145,6 +151,7 @@ def scan_files(
                 left.extend(part)
     if left:
         rest, rest_stats = Tally(), ScanStats()
+        rest.begin_bulk()
         tracked.update(_read_all(left, rest, rest_stats, None, len(left)))
         tally.absorb(rest)
         stats.merge(rest_stats)

@@ -143,10 +143,6 @@ class AgentwatchApp(App[None]):
         if self._feed is not None:
             self._feed.stop()
 
-    def on_resize(self) -> None:
-        table = self.query_one(SessionsTable)
-        table.fit_columns(self.size.width)
-
     def _status_styles(self) -> dict[SessionStatus, str]:
         variables = self.theme_variables
         return {s: variables.get(v, APP_VARIABLES[v]) for s, v in STATUS_VARIABLES.items()}
@@ -196,13 +192,22 @@ class AgentwatchApp(App[None]):
         if h is None:
             return
         age = max(0.0, now - h.updated_at)
-        self.query_one("#headline", Static).update(
-            f"[b]today[/b] {fmt.compact(h.today_tokens)} tok ${h.today_cost:,.2f}   "
-            f"[b]5h[/b] {fmt.compact(h.window_tokens)} tok ${h.window_cost:,.2f}   "
-            f"[b]burn[/b] {fmt.compact(h.burn_tokens_per_min)} tok/min "
-            f"${h.burn_usd_per_hour:,.2f}/h   [b]live[/b] {h.live_sessions}   "
-            f"[dim]updated {age:.0f}s ago · sort {self.query_one(SessionsTable).sort_by}[/dim]"
-        )
+        if self.size.width >= 120:
+            text = (
+                f"[b]today[/b] {fmt.compact(h.today_tokens)} tok ${h.today_cost:,.2f}   "
+                f"[b]5h[/b] {fmt.compact(h.window_tokens)} tok ${h.window_cost:,.2f}   "
+                f"[b]burn[/b] {fmt.compact(h.burn_tokens_per_min)} tok/min "
+                f"${h.burn_usd_per_hour:,.2f}/h   [b]live[/b] {h.live_sessions}   "
+                f"[dim]updated {age:.0f}s ago · sort {self.query_one(SessionsTable).sort_by}[/dim]"
+            )
+        else:  # 80 columns: the same figures, shorter
+            text = (
+                f"[b]today[/b] {fmt.compact(h.today_tokens)} ${h.today_cost:,.2f} "
+                f"[b]5h[/b] {fmt.compact(h.window_tokens)} ${h.window_cost:,.2f} "
+                f"[b]burn[/b] {fmt.compact(h.burn_tokens_per_min)}/min "
+                f"${h.burn_usd_per_hour:,.0f}/h [b]live[/b] {h.live_sessions}"
+            )
+        self.query_one("#headline", Static).update(text)
 
     def _empty_text(self) -> str:
         where = "\n".join(f"  {p}" for p in self.searched) or "  (no folders)"

@@ -13,17 +13,20 @@ from textual.widgets import Static
 HELP = """[b]agentwatch[/b]: htop for AI coding agents
 
 [b]Sessions[/b]
-  ↑ ↓ PgUp PgDn   move            space / →   expand sub-agents     ←   collapse
-  enter           session detail  /           filter                esc clear filter
-  o / O           sort by next column / reverse                     g   group by project
-  h               hide idle sessions
+  ↑ ↓ PgUp PgDn  move              enter   session detail
+  space / →      show sub-agents   ←       hide them
+  /              filter            esc     clear the filter
+  o / O          next sort / reverse the order
+  g              group by project  h       hide idle sessions
 [b]Actions[/b]
-  k kill   s suspend/resume   e export  (arrive with process control and exports)
+  k kill   s suspend/resume   e export
+  (they arrive with process control and exports)
 [b]Everywhere[/b]
-  ctrl+p  command palette (themes, go to session)    ?  this help    q  quit
+  ctrl+p  command palette (themes)   ?  this help   q  quit
 
-Numbers: exact token counts from the agents' logs, deduplicated. `~$` marks an estimated
-cost; `unpriced` a model without a price (never shown as $0).
+Token counts are exact, read from the agents' own logs and
+deduplicated. `~$` marks an estimated cost; `unpriced` is a
+model without a price (never shown as $0).
 """
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
@@ -157,7 +158,8 @@ class SessionsTable(DataTable[Any]):
     def _session_cells(self, s: SessionSummary) -> dict[str, Any]:
         key = session_key(s)
         mark = "▾ " if key in self.expanded else ("▸ " if s.subagents else "  ")
-        project = mark + (s.project or s.session_id[:8])
+        width = next((c.width for c in self.columns_shown if c.key == "project"), 22) - 2
+        project = mark + tail(s.project or s.session_id[:8], width)
         styles = self.status_styles()
         return self._cells(
             key,
@@ -228,6 +230,10 @@ class SessionsTable(DataTable[Any]):
         for s in self.sessions.values():
             self._place(s)
         self.resort()
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Refit the columns to the new width (drop by priority; nothing wraps)."""
+        self.fit_columns(event.size.width)
 
     def action_expand(self) -> None:
         """Show the sub-agents of the session under the cursor."""
@@ -323,6 +329,11 @@ def fmt_model(model: str) -> str:
     if len(parts) > 1 and parts[-1].isdigit() and len(parts[-1]) == 8:
         parts = parts[:-1]
     return "-".join(parts)
+
+
+def tail(path: str, width: int) -> str:
+    """The end of a path that fits (the project name matters more than its parents)."""
+    return path if len(path) <= width else "…" + path[-(width - 1) :]
 
 
 def _same(a: Any, b: Any) -> bool:
