@@ -213,8 +213,8 @@ class AgentwatchApp(App[None]):
         where = "\n".join(f"  {p}" for p in self.searched) or "  (no folders)"
         return (
             "[b]No agent sessions found.[/b]\n\nSearched:\n" + where + "\n\n"
-            "Point agentwatch at other folders with --claude-dir PATH (repeatable) or the\n"
-            "CLAUDE_CONFIG_DIR environment variable. New sessions appear here as soon as an\n"
+            "Point agentwatch at other folders with --claude-dir PATH (repeatable) or the "
+            "CLAUDE_CONFIG_DIR environment variable. New sessions appear here as soon as an "
             "agent writes its first line."
         )
 
