@@ -274,3 +274,27 @@ async def test_unknown_theme_falls_back_to_the_default_with_a_message():
         await loaded(pilot)
         assert app.theme == "agentwatch-dark"
         assert any("no-such-theme" in n.message for n in app._notifications)
+
+
+async def test_palette_goes_to_a_session_by_project_name():
+    app, _ = make(
+        [
+            summary(i, last=NOW - i, project=p)
+            for i, p in enumerate(["/srv/shop-api", "/srv/blog", "/srv/payments"])
+        ]
+    )
+    async with app.run_test(size=(160, 45)) as pilot:
+        await loaded(pilot)
+        await pilot.press("h")  # hide idle: the target row is hidden, the palette still finds it
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"payments")
+        for _ in range(20):
+            await pilot.pause(0.05)
+        await pilot.press("enter")
+        for _ in range(10):
+            await pilot.pause(0.05)
+            if isinstance(app.screen, DetailScreen):
+                break
+        assert isinstance(app.screen, DetailScreen)
+        assert app.screen.session.project == "/srv/payments"

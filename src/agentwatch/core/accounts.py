@@ -107,6 +107,14 @@ class Account:
 
     def merge(self, other: Account) -> None:
         """Add every call of another account."""
+        if not self.calls and not self.model_calls:  # the common case: copy, don't add
+            self.tokens, self.cost, self.calls = other.tokens, other.cost, other.calls
+            self.priced_calls, self.estimate_calls = other.priced_calls, other.estimate_calls
+            self.unpriced, self.model_calls = Counter(other.unpriced), Counter(other.model_calls)
+            self.by_model, self.cost_by_model = dict(other.by_model), dict(other.cost_by_model)
+            self.per_minute = dict(other.per_minute)
+            self.cost_per_minute = dict(other.cost_per_minute)
+            return
         self.tokens = self.tokens + other.tokens
         self.cost += other.cost
         self.calls += other.calls

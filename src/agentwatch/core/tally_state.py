@@ -130,9 +130,16 @@ def load_sessions(tally: Tally, data: Plain) -> None:
         for sv in v[6]:
             s.spawns[sv[0]] = (sv[1], sv[2])
         tally.sessions[s.key] = s
-        tally.total.merge(s.main.account)
-        for t in s.subagents.values():
-            tally.total.merge(t.account)
+
+
+def dump_total(tally: Tally) -> Plain:
+    """The all-calls account (kept, so a warm start need not add every thread up)."""
+    return _account(tally.total)
+
+
+def load_total(tally: Tally, data: Plain) -> None:
+    """Restore `dump_total`."""
+    tally.total = _unaccount(data)
 
 
 def dump_calls(tally: Tally) -> Plain:

@@ -19,7 +19,7 @@ from agentwatch.core.tally import Tally
 from agentwatch.infra.files import Root, ScanStats, TrackedFile
 from agentwatch.sources.base import digest
 
-SCHEMA = 3
+SCHEMA = 4
 _ENC = msgspec.msgpack.Encoder()
 _DEC = msgspec.msgpack.Decoder()
 
@@ -75,6 +75,7 @@ class Index:
                 return None
             tally = Tally(price)
             tally_state.load_sessions(tally, _DEC.decode(rows["sessions"]))
+            tally_state.load_total(tally, _DEC.decode(rows["total"]))
             calls_blob = rows["calls"]
             tally.defer_calls(lambda: tally_state.load_calls(_DEC.decode(calls_blob)))
             files: dict[str, TrackedFile] = {}
@@ -111,6 +112,7 @@ class Index:
         blobs = {
             "meta": _ENC.encode(fingerprint),
             "sessions": _ENC.encode(tally_state.dump_sessions(tally)),
+            "total": _ENC.encode(tally_state.dump_total(tally)),
             "calls": _ENC.encode(tally_state.dump_calls(tally)),
             "files": _ENC.encode([f.dump() for f in files.values()]),
             "stats": _ENC.encode(stats.dump()),

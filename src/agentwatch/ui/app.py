@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Protocol
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.command import Provider
 from textual.widgets import Footer, Input, Static
 
 from agentwatch.core.events import WarningEvent
@@ -18,6 +19,7 @@ from agentwatch.infra.config import save_theme
 from agentwatch.infra.feed import Deliver, Feed, Headline, Progress, Snapshot, Update
 from agentwatch.infra.workspace import Workspace
 from agentwatch.ui import format as fmt
+from agentwatch.ui.commands import ActionCommands, SessionCommands
 from agentwatch.ui.messages import FeedUpdate
 from agentwatch.ui.screens.detail import DetailScreen
 from agentwatch.ui.screens.help import HelpScreen
@@ -52,6 +54,10 @@ class AgentwatchApp(App[None]):
 
     CSS_PATH = "agentwatch.tcss"
     TITLE = "agentwatch"
+    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = App.COMMANDS | {
+        SessionCommands,
+        ActionCommands,
+    }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
         Binding("enter", "detail", "Detail", show=False),
@@ -219,6 +225,23 @@ class AgentwatchApp(App[None]):
         )
 
     # ---- actions ------------------------------------------------------------------------------
+    def sessions_table(self) -> SessionsTable:
+        """The main table (for the command palette)."""
+        return self.query_one(SessionsTable)
+
+    def go_to_session(self, key: str) -> None:
+        """Select a session's row and open its detail."""
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        table = self.sessions_table()
+        if key not in table.rows and key in table.sessions:  # hidden by a filter: show all
+            self.action_clear_filter()
+            table.hide_idle = False
+            table.refilter()
+        if key in table.rows:
+            table.move_cursor(row=table.get_row_index(key))
+            self.action_detail()
+
     def action_detail(self) -> None:
         s = self.query_one(SessionsTable).current_session()
         if s is not None:
