@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-CHUNK = 8 * 1024 * 1024
+CHUNK = 1024 * 1024  # small chunks keep the transient copies small; long lines still work
 TAIL = 128
 
 
@@ -75,10 +75,11 @@ class FileCursor:
                 if end < 0:
                     carry = buf
                     continue
-                carry = buf[end + 1 :]
+                lines = buf.split(b"\n")  # one copy: the pieces; the last is the partial line
+                carry = lines.pop()
                 self.offset = pos - len(carry)
                 self.tail = buf[max(0, end + 1 - TAIL) : end + 1]
-                yield buf[:end].split(b"\n")
+                yield lines
             self.pending = len(carry)
         finally:
             os.close(fd)
