@@ -28,6 +28,10 @@ from agentwatch.ui.widgets.sessions import SORTS, SessionsTable, session_key
 
 FLUSH_INTERVAL = 0.25
 """Seconds between table refreshes: updates are coalesced into at most four a second."""
+MAX_FLUSH_INTERVAL = 2.0
+"""The slowest refresh under load: the app backs off rather than eat a core."""
+CPU_BUDGET = 0.10
+"""Share of one core the app aims to stay under; above it, refreshes slow down."""
 
 STATUS_VARIABLES = {
     SessionStatus.ACTIVE: "aw-active",
@@ -93,6 +97,8 @@ class AgentwatchApp(App[None]):
         self.searched = searched
         self.clock = clock
         self.flush_interval = flush_interval
+        self._interval = flush_interval
+        self._cpu_mark = (time.process_time(), time.monotonic())
         self.pending: dict[str, SessionSummary] = {}
         self.headline: Headline | None = None
         self.loaded = False
@@ -143,7 +149,23 @@ class AgentwatchApp(App[None]):
         table.focus()
         self._feed = self._feed_factory(self._deliver)
         self._feed.start()
-        self.set_interval(self.flush_interval, self.flush)
+        self._arm()
+
+    def _arm(self) -> None:
+        # A one-shot timer re-armed after each flush: flushes never overlap, and the interval
+        # adapts to how much CPU the last ones cost (repaints of a big table are not cheap).
+        self.set_timer(self._interval, self._timed_flush)
+
+    def _timed_flush(self) -> None:
+        self.flush()
+        cpu, wall = time.process_time(), time.monotonic()
+        used = (cpu - self._cpu_mark[0]) / max(1e-3, wall - self._cpu_mark[1])
+        self._cpu_mark = (cpu, wall)
+        if used > CPU_BUDGET:
+            self._interval = min(MAX_FLUSH_INTERVAL, self._interval * 1.5)
+        elif used < CPU_BUDGET / 2:
+            self._interval = max(self.flush_interval, self._interval / 1.5)
+        self._arm()
 
     def on_unmount(self) -> None:
         if self._feed is not None:

@@ -311,6 +311,9 @@ class SessionsTable(DataTable[Any]):
         first = self.columns_shown[0].key if self.columns_shown else None
         if first is None or not self.rows:
             return
+        order = sorted(self.rows, key=lambda k: pos.get(str(k.value), (1 << 30, 0)))
+        if all(self.get_row_index(k) == i for i, k in enumerate(order)):
+            return  # nothing moved: no re-sort, no full repaint
         self.sort(first, key=lambda label: pos.get(label.key, (1 << 30, 0)))
         if keep is not None and keep in self.rows:
             self.move_cursor(row=self.get_row_index(keep), animate=False, scroll=False)
