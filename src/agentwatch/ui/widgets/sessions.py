@@ -312,11 +312,12 @@ class SessionsTable(DataTable[Any]):
         if first is None or not self.rows:
             return
         order = sorted(self.rows, key=lambda k: pos.get(str(k.value), (1 << 30, 0)))
-        if all(self.get_row_index(k) == i for i, k in enumerate(order)):
-            return  # nothing moved: no re-sort, no full repaint
-        self.sort(first, key=lambda label: pos.get(label.key, (1 << 30, 0)))
+        if not all(self.get_row_index(k) == i for i, k in enumerate(order)):
+            self.sort(first, key=lambda label: pos.get(label.key, (1 << 30, 0)))
+        # (when nothing moved there is no re-sort, so no full repaint)
         if keep is not None and keep in self.rows:
-            self.move_cursor(row=self.get_row_index(keep), animate=False, scroll=False)
+            if self.get_row_index(keep) != self.cursor_row:
+                self.move_cursor(row=self.get_row_index(keep), animate=False, scroll=False)
         elif not self._cursor_placed:
             self.move_cursor(row=0, animate=False)  # first fill: start at the top
             self._cursor_placed = True
