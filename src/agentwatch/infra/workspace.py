@@ -14,7 +14,7 @@ from agentwatch.infra.files import TrackedFile
 from agentwatch.infra.paths import AppDirs, app_dirs
 from agentwatch.infra.prices import PriceBook, data_version
 from agentwatch.infra.scan import Progress, Root, ScanStats, refresh, scan, scan_files
-from agentwatch.sources import claude_code
+from agentwatch.sources import claude_code, codex
 from agentwatch.sources.base import Source
 
 
@@ -99,7 +99,7 @@ class Workspace:
         return tally, files, stats
 
 
-SOURCES: Sequence[Source] = (claude_code.SOURCE,)
+SOURCES: Sequence[Source] = (claude_code.SOURCE, codex.SOURCE)
 
 
 def _pick(
@@ -134,20 +134,27 @@ def open_workspace(
     home = Path.home() if home is None else home
     dirs = app_dirs(config_dir=opts.config_dir, cache_dir=opts.cache_dir, env=env)
     applog.setup(dirs.log_file)
-    for flag, values in (("--codex-dir", opts.codex_dirs), ("--gemini-dir", opts.gemini_dirs)):
-        for v in values:
-            if not Path(v).expanduser().is_dir():
-                raise InvalidUsageError(f"{flag} {v}: no such directory")
+    for v in opts.gemini_dirs:
+        if not Path(v).expanduser().is_dir():
+            raise InvalidUsageError(f"--gemini-dir {v}: no such directory")
     settings = config.load(dirs.config_file)
-    roots, searched = _pick(claude_code.SOURCE, opts.claude_dirs, env, home, "--claude-dir")
+    roots: list[Root] = []
+    searched: list[Path] = []
+    for source, flags, flag_name in (
+        (claude_code.SOURCE, opts.claude_dirs, "--claude-dir"),
+        (codex.SOURCE, opts.codex_dirs, "--codex-dir"),
+    ):
+        found, candidates = _pick(source, flags, env, home, flag_name)
+        roots += [Root(source, p) for p in found]
+        searched += [source.transcript_dir(p) for p in candidates]
     ws = Workspace(
         dirs=dirs,
         settings=settings,
-        roots=[Root(claude_code.SOURCE, p) for p in roots],
-        searched=[claude_code.SOURCE.transcript_dir(p) for p in searched],
+        roots=roots,
+        searched=searched,
         prices=PriceBook(settings.prices),
         no_cache=opts.no_cache,
     )
-    if opts.codex_dirs or opts.gemini_dirs:
-        ws.ignored.append("Codex and Gemini logs are not read yet (coming with their sources)")
+    if opts.gemini_dirs:
+        ws.ignored.append("Gemini logs are not read yet (coming with their source)")
     return ws

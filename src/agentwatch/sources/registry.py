@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from agentwatch.sources import claude_code
+from agentwatch.sources import claude_code, codex
 from agentwatch.sources.base import Source
 
-SOURCES: dict[str, Source] = {str(claude_code.SOURCE.agent): claude_code.SOURCE}
+SOURCES: dict[str, Source] = {
+    str(source.agent): source for source in (claude_code.SOURCE, codex.SOURCE)
+}
 
 
 def by_agent(name: str) -> Source | None:
