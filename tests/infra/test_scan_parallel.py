@@ -5,10 +5,11 @@ from __future__ import annotations
 from agentwatch.core.summary import Filter, build
 from agentwatch.core.tally import Tally
 from agentwatch.infra.export.json_report import report
-from agentwatch.infra.files import ScanStats
+from agentwatch.infra.files import ScanStats, discover
 from agentwatch.infra.prices import Override, PriceBook
 from agentwatch.infra.scan import Root, scan_files
 from agentwatch.sources.claude_code import SOURCE
+from agentwatch.sources.codex import SOURCE as CODEX_SOURCE
 from tests.fixtures.claude import ClaudeTree, ts, usage
 
 PRICES = PriceBook({"m": Override(input=1.0, output=2.0)})  # no price package in workers
@@ -57,3 +58,19 @@ def test_two_processes_equal_one(claude_tree, caplog):
     assert by_id["99999999"]["tokens"]["output"] == 2
     assert one["totals"]["cost_usd"] > 0
     assert len(one["tracked"]) == 13
+
+
+def test_codex_home_walks_only_its_log_folders(tmp_path):
+    home = tmp_path / "codex"
+    keep = home / "sessions" / "2026" / "02" / "04" / "rollout-2026-02-04T08-00-00-x.jsonl"
+    arch = home / "archived_sessions" / "rollout-2026-01-01T08-00-00-y.jsonl"
+    skip = home / "log" / "2026" / "02" / "04" / "rollout-2026-02-04T08-00-00-z.jsonl"
+    for p in (keep, arch, skip):
+        p.parent.mkdir(parents=True)
+        p.write_text("")
+    found = sorted(p for p, _ in discover(Root(CODEX_SOURCE, home)))
+    assert found == sorted([str(keep), str(arch)])
+    assert [p.name for p in Root(CODEX_SOURCE, home).watch_paths()] in (
+        ["sessions", "archived_sessions"],
+        ["archived_sessions", "sessions"],
+    )

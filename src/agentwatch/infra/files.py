@@ -32,6 +32,21 @@ class Root:
         """The folder under the root that holds the logs."""
         return self.source.transcript_dir(self.path)
 
+    @property
+    def top_dirs(self) -> tuple[str, ...] | None:
+        """First-level folders under `base` that can hold logs (None: any). A source that
+        lives in a busy home (Codex's `~/.codex`) names them, so nothing else is walked or
+        watched."""
+        value = getattr(self.source, "top_dirs", None)
+        return tuple(value) if value is not None else None
+
+    def watch_paths(self) -> list[Path]:
+        """The folders to watch recursively."""
+        top = self.top_dirs
+        if top is None:
+            return [self.base] if self.base.is_dir() else []
+        return [self.base / d for d in top if (self.base / d).is_dir()]
+
     def spec_of(self, path: str) -> FileSpec | None:
         """What a path under this root is, or None when the source does not claim it."""
         try:
@@ -98,6 +113,7 @@ def discover(root: Root, start: Path | None = None) -> Iterator[tuple[str, FileS
     except ValueError:
         return
     depth = root.source.max_depth()
+    top = root.top_dirs
     stack: list[tuple[str, tuple[str, ...]]] = [(str(start), prefix)]
     while stack:
         folder, rel = stack.pop()
@@ -117,7 +133,7 @@ def discover(root: Root, start: Path | None = None) -> Iterator[tuple[str, FileS
                 is_dir = entry.is_dir()
             except OSError:
                 continue
-            if is_dir and len(parts) < depth:
+            if is_dir and len(parts) < depth and (top is None or len(parts) > 1 or parts[0] in top):
                 stack.append((entry.path, parts))
 
 

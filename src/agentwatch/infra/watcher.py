@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import warnings
 from collections.abc import Callable
@@ -89,6 +90,23 @@ class _Handler(FileSystemEventHandler):
                 self.changes.file(path)
 
 
+class _TopHandler(FileSystemEventHandler):
+    """Watches a root's base (not recursively) for its log folders to appear."""
+
+    def __init__(self, root: Root, on_new: Callable[[Root, str], None]) -> None:
+        self.root = root
+        self.on_new = on_new
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if not event.is_directory or not isinstance(event, DirCreatedEvent | DirMovedEvent):
+            return
+        raw = getattr(event, "dest_path", "") or event.src_path
+        path = raw.decode() if isinstance(raw, bytes) else raw
+        top = self.root.top_dirs or ()
+        if os.path.dirname(path) == str(self.root.base) and os.path.basename(path) in top:
+            self.on_new(self.root, path)
+
+
 class Watcher:
     """Watches every root; falls back to polling a root when inotify refuses it."""
 
@@ -105,6 +123,7 @@ class Watcher:
         self.warn = warn
         self.poll_interval = poll_interval
         self._native = native
+        self._native_observer: BaseObserver | None = None
         self._observers: list[BaseObserver] = []
 
     def start(self) -> None:
@@ -115,10 +134,19 @@ class Watcher:
         native.start()
         self._observers.append(native)
         polling: BaseObserver | None = None
+        self._native_observer = native
         for root in self.roots:
-            base = root.base
-            if not base.is_dir():
-                continue
+            if root.top_dirs is not None and root.base.is_dir():
+                try:
+                    native.schedule(
+                        _TopHandler(root, self._new_top),
+                        str(root.base),
+                        recursive=False,
+                        event_filter=EVENTS,
+                    )
+                except OSError as exc:
+                    LOG.warning("cannot watch %s for new folders: %s", root.base, exc)
+        for root, base in [(r, p) for r in self.roots for p in r.watch_paths()]:
             handler = _Handler(root, self.changes)
             try:
                 native.schedule(handler, str(base), recursive=True, event_filter=EVENTS)
@@ -135,6 +163,18 @@ class Watcher:
                 )
                 LOG.warning(msg)
                 self.warn(msg)
+
+    def _new_top(self, root: Root, path: str) -> None:
+        """A log folder appeared (Codex's `sessions/` on first run): watch it, read it."""
+        observer = self._native_observer
+        try:
+            if observer is not None:
+                observer.schedule(
+                    _Handler(root, self.changes), path, recursive=True, event_filter=EVENTS
+                )
+        except OSError as exc:
+            self.warn(f"cannot watch {path} ({exc.strerror or exc}); restart to pick it up")
+        self.changes.folder(path)
 
     def stop(self) -> None:
         for obs in self._observers:

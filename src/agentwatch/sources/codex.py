@@ -384,6 +384,9 @@ class CodexSource:
         """See `default_roots`."""
         return default_roots(env, home)
 
+    top_dirs = FOLDERS
+    """Only these folders of the Codex home are walked and watched (not `log/`, `tmp/`...)."""
+
     def transcript_dir(self, root: Path) -> Path:
         """See `transcript_dir`."""
         return transcript_dir(root)
