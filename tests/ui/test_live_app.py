@@ -30,7 +30,9 @@ async def test_a_line_appended_while_running_updates_its_row(claude_tree: Claude
             claude_dirs=(str(claude_tree.root),),
             cache_dir=str(tmp_path / "cache"),
             config_dir=str(tmp_path / "config"),
-        )
+        ),
+        env={},  # hermetic: no CODEX_HOME, no developer's ~/.codex
+        home=tmp_path / "home",
     )
     app = make_app(ws, flush_interval=0.05)
     async with app.run_test(size=(160, 40)) as pilot:
