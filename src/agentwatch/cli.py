@@ -405,3 +405,10 @@ def _quiet_stdout() -> None:
     """After a closed pipe, stop Python from complaining while flushing stdout at exit."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
+
+
+# The process commands live in their own module; importing it registers them on `cli`.
+
+
+# The process commands live in their own module; importing it registers them on `cli`.
+from agentwatch import cli_procs  # noqa: E402, F401
