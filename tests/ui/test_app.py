@@ -205,14 +205,21 @@ async def test_empty_state_names_the_folders_searched():
         assert "--claude-dir" in text
 
 
-@pytest.mark.parametrize("key", ["k", "s", "e"])
-async def test_actions_not_built_yet_say_so(key):
+@pytest.mark.parametrize(
+    ("key", "says"),
+    [
+        ("k", "No running agent process"),
+        ("s", "No running agent process"),
+        ("e", "not available yet"),
+    ],
+)
+async def test_actions_without_a_process_or_not_built_yet_say_so(key, says):
     app, _ = make([summary(0, last=NOW)])
     async with app.run_test(size=(120, 30)) as pilot:
         await loaded(pilot)
         await pilot.press(key)
         await pilot.pause()
-        assert any("not available yet" in n.message for n in app._notifications)
+        assert any(says in n.message for n in app._notifications)
 
 
 async def test_narrow_terminal_drops_columns_by_priority():

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from agentwatch.core.events import Event, WarningEvent
-from agentwatch.core.records import ThreadKey
+from agentwatch.core.procs import AgentProcess
+from agentwatch.core.records import Agent, ThreadKey
 from agentwatch.core.summary import Filter, SessionSummary, build
 from agentwatch.core.tally import Tally
 from agentwatch.infra.applog import LOG
@@ -17,6 +18,8 @@ from agentwatch.infra.live import LiveEngine
 from agentwatch.infra.workspace import Workspace
 
 FIVE_HOURS = 5 * 3600.0
+PROCESS_POLL = 2.0
+"""Seconds between process table passes (one psutil pass at most every 2 s)."""
 BURN_WINDOW = 300.0
 
 
@@ -53,7 +56,14 @@ class Snapshot:
     first: bool = False
 
 
-Update = Snapshot | Progress | WarningEvent
+@dataclass(frozen=True, slots=True)
+class Processes:
+    """The agent processes running now ("state is now X": a newer one replaces an older)."""
+
+    processes: tuple[AgentProcess, ...]
+
+
+Update = Snapshot | Progress | WarningEvent | Processes
 Deliver = Callable[[Update], None]
 
 
@@ -90,6 +100,7 @@ class Feed:
         self.ws = ws
         self.deliver = deliver
         self.clock = clock
+        self._stop = threading.Event()
         self.engine = LiveEngine(
             ws.roots,
             Tally(ws.prices),
@@ -104,10 +115,27 @@ class Feed:
         """Load (index or scan) and go live, off the caller's thread."""
         self._thread = threading.Thread(target=self._open, name="agentwatch-feed", daemon=True)
         self._thread.start()
+        threading.Thread(target=self._poll_processes, name="agentwatch-procs", daemon=True).start()
 
     def stop(self) -> None:
         """Stop watching."""
+        self._stop.set()
         self.engine.stop()
+
+    def _poll_processes(self) -> None:
+        # One pass every PROCESS_POLL seconds, re-armed after each: passes never overlap.
+        from agentwatch.infra import procs  # noqa: PLC0415 (psutil only where needed)
+
+        claude = [r.path for r in self.ws.roots if r.source.agent is Agent.CLAUDE_CODE]
+        table = procs.PsutilTable()
+        while not self._stop.is_set():
+            try:
+                found = procs.discover(table, claude)
+            except Exception:  # noqa: BLE001 (keep polling; a bug is logged once per pass)
+                LOG.exception("process pass failed")
+            else:
+                self.deliver(Processes(tuple(found)))
+            self._stop.wait(PROCESS_POLL)
 
     def _open(self) -> None:
         try:

@@ -12,6 +12,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
 from agentwatch.core.accounts import Account
+from agentwatch.core.procs import AgentProcess, ProcStatus
 from agentwatch.core.status import SessionStatus
 from agentwatch.core.summary import SessionSummary, SubagentSummary
 from agentwatch.ui import format as fmt
@@ -40,6 +41,7 @@ COLUMNS = (
     Col("cost", "Cost", 9, 0, True),
     Col("burn", "Tok/min", 7, 2, True),
     Col("subs", "Subs", 4, 6, True),
+    Col("pid", "PID", 7, 6, True),
     Col("trend", "Trend", 10, 5),
 )
 SORTS = ("last", "cost", "tokens", "burn", "project", "started")
@@ -94,6 +96,8 @@ class SessionsTable(DataTable[Any]):
         self.columns_shown: tuple[Col, ...] = ()
         self.now = 0.0
         self._cursor_placed = False
+        self.procs: dict[str, AgentProcess] = {}
+        """Running agent processes by session id (from the process poller)."""
 
     # ---- columns ------------------------------------------------------------------------------
     def fit_columns(self, width: int) -> bool:
@@ -132,6 +136,7 @@ class SessionsTable(DataTable[Any]):
         last: float | None,
         subs: str,
         status: Text,
+        pid: str = "",
     ) -> dict[str, Any]:
         t = acc.tokens
         values: dict[str, Any] = {
@@ -149,6 +154,7 @@ class SessionsTable(DataTable[Any]):
             "burn": fmt.compact(fmt.burn(acc.per_minute, self.now)),
             "subs": subs,
             "trend": fmt.sparkline(acc.per_minute, self.now),
+            "pid": pid,
         }
         for c in COLUMNS:
             if c.right:
@@ -161,6 +167,10 @@ class SessionsTable(DataTable[Any]):
         width = next((c.width for c in self.columns_shown if c.key == "project"), 22) - 2
         project = mark + tail(s.project or s.session_id[:8], width)
         styles = self.status_styles()
+        proc = self.procs.get(s.session_id)
+        status = s.status
+        if proc is not None and proc.status is ProcStatus.SUSPENDED:
+            status = SessionStatus.SUSPENDED  # stopped on purpose: not to be mistaken for idle
         return self._cells(
             key,
             Text(project),
@@ -170,8 +180,26 @@ class SessionsTable(DataTable[Any]):
             s.started_at,
             s.last_activity_at,
             str(len(s.subagents)),
-            fmt.status(s.status, styles),
+            fmt.status(status, styles),
+            str(proc.pid) if proc is not None else "",
         )
+
+    def set_processes(self, procs: dict[str, AgentProcess]) -> None:
+        """New process facts: update the rows whose pid or suspension changed."""
+        old, self.procs = self.procs, procs
+        changed = {
+            sid
+            for sid in old.keys() | procs.keys()
+            if (old.get(sid) is None) != (procs.get(sid) is None)
+            or (
+                sid in old
+                and sid in procs
+                and (old[sid].pid, old[sid].status) != (procs[sid].pid, procs[sid].status)
+            )
+        }
+        for s in self.sessions.values():
+            if s.session_id in changed:
+                self._place(s)
 
     def _sub_cells(self, s: SessionSummary, sub: SubagentSummary, last: bool) -> dict[str, Any]:
         what = ("compaction" if sub.agent_type == "compact" else sub.agent_type) or "sub-agent"
