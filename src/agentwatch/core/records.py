@@ -132,4 +132,13 @@ class ToolResult(msgspec.Struct, frozen=True, gc=False):
     """Lines removed by that change, where the log tells."""
 
 
-Record = UsageRecord | ThreadSeen | SubagentLink | ToolCall | ToolResult
+class HumanTurn(msgspec.Struct, frozen=True, gc=False):
+    """A prompt a person typed (activity model): someone is in the loop."""
+
+    thread: ThreadKey
+    """The thread it was typed into (a session's main thread)."""
+    ts: float | None
+    """When."""
+
+
+Record = UsageRecord | ThreadSeen | SubagentLink | ToolCall | ToolResult | HumanTurn

@@ -55,6 +55,8 @@ class Line(msgspec.Struct):
     toolUseResult: msgspec.Raw = msgspec.Raw()  # noqa: N815
     data: msgspec.Raw = msgspec.Raw()
     parentToolUseID: Any = None  # noqa: N815
+    isMeta: Any = None  # noqa: N815
+    isCompactSummary: Any = None  # noqa: N815
 
 
 class ToolInput(msgspec.Struct):

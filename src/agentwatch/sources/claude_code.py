@@ -11,6 +11,7 @@ import msgspec
 
 from agentwatch.core.records import (
     Agent,
+    HumanTurn,
     Record,
     SubagentLink,
     ThreadKey,
@@ -128,6 +129,16 @@ def _target(name: str, raw: msgspec.Raw) -> tuple[str | None, schema.ToolInput |
     if name in SPAWN_TOOLS:
         return _str(ti.description), ti
     return _str(ti.path), ti
+
+
+def _typed(line: schema.Line, thread: ThreadKey) -> bool:
+    """A string prompt a person typed: not injected (isMeta), a summary or a sub-agent's task."""
+    return (
+        line.isMeta is not True
+        and line.isCompactSummary is not True
+        and line.isSidechain is not True
+        and thread.agent_id is None
+    )
 
 
 def _patch_lines(patch: Any) -> tuple[int, int]:
@@ -306,6 +317,9 @@ class ClaudeParser:
                 self._assistant(thread, ts, line, msg, out)
         elif typ == "user" and msg is not None and isinstance(msg.content, list):
             self._tool_results(thread, ts, line, msg.content, out)
+        elif typ == "user" and msg is not None and isinstance(msg.content, str):
+            if _typed(line, thread):
+                out.append(HumanTurn(thread, ts))
         elif typ == "progress" and line.data:
             self._progress(thread, line, out)
 
