@@ -16,7 +16,8 @@ import click
 import msgspec
 
 from agentwatch import __version__
-from agentwatch.core.records import Agent
+from agentwatch.core.records import Agent, ThreadKey
+from agentwatch.core.signals import history_activity, session_signals
 from agentwatch.core.summary import Filter, build
 from agentwatch.core.tally import Tally
 from agentwatch.core.when import parse_when
@@ -254,8 +255,11 @@ def report(
     now = time.time()
     flt = _filter(ctx, since, until, project, session, agent, model, zone, tally, now)
     rep = build(tally, flt, now, ws.settings.idle_after)
+    activity = history_activity(tally, stats.activity, ws.thresholds)
+    keys = [ThreadKey(s.agent, s.session_id) for s in rep.sessions]
+    signals = session_signals(activity, keys, now, ws.thresholds)
     if as_json or fmt == "json":
-        doc = json_report.report(rep, stats, now)
+        doc = json_report.report(rep, stats, now, signals)
         data = msgspec.json.format(msgspec.json.encode(doc), indent=2)
         sys.stdout.buffer.write(data + b"\n")
         sys.stdout.flush()
@@ -267,6 +271,7 @@ def report(
     else:
         width = shutil.get_terminal_size((160, 24)).columns
         table.render(rep, width, sys.stdout.write)
+        table.render_alerts(rep, signals, sys.stdout.write)
     _skipped_note(stats, ws)
 
 

@@ -96,7 +96,7 @@ class SubagentLink(msgspec.Struct, frozen=True, gc=False):
     """For nested agents, the agent that spawned this one."""
 
 
-class ToolCall(msgspec.Struct, frozen=True, gc=False):
+class ToolCall(msgspec.Struct, frozen=True, gc=False, tag=True):
     """A tool call made by the model (activity model)."""
 
     thread: ThreadKey
@@ -111,7 +111,7 @@ class ToolCall(msgspec.Struct, frozen=True, gc=False):
     """The key argument: a file path, command line or pattern."""
 
 
-class ToolResult(msgspec.Struct, frozen=True, gc=False):
+class ToolResult(msgspec.Struct, frozen=True, gc=False, tag=True):
     """The outcome of a tool call (activity model)."""
 
     thread: ThreadKey
@@ -132,7 +132,7 @@ class ToolResult(msgspec.Struct, frozen=True, gc=False):
     """Lines removed by that change, where the log tells."""
 
 
-class HumanTurn(msgspec.Struct, frozen=True, gc=False):
+class HumanTurn(msgspec.Struct, frozen=True, gc=False, tag=True):
     """A prompt a person typed (activity model): someone is in the loop."""
 
     thread: ThreadKey
@@ -142,3 +142,6 @@ class HumanTurn(msgspec.Struct, frozen=True, gc=False):
 
 
 Record = UsageRecord | ThreadSeen | SubagentLink | ToolCall | ToolResult | HumanTurn
+
+ActivityRecord = ToolCall | ToolResult | HumanTurn
+"""What the activity model keeps (and the index persists): tagged, so a list of them decodes."""

@@ -9,13 +9,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentwatch.core.records import Record
+import msgspec
+
+from agentwatch.core.records import ActivityRecord, HumanTurn, Record, ToolCall, ToolResult
 from agentwatch.infra.applog import LOG
 from agentwatch.infra.reader import FileCursor
 from agentwatch.sources.base import FileRole, FileSpec, LineParser, Source
 from agentwatch.sources.registry import by_agent
 
 MAX_SIDECAR = 1_000_000
+ACTIVITY = msgspec.msgpack.Decoder(list[ActivityRecord])
+"""Decodes a persisted list of activity records (they are tagged structs)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +76,8 @@ class ScanStats:
     """Files that could not be read, with the reason."""
     coerced_fields: int = 0
     """Usage fields read as 0 because they were missing, null or mistyped."""
+    activity: list[ActivityRecord] = field(default_factory=list)
+    """Tool calls, results and human turns read (for the loop detectors)."""
 
     @property
     def lines_skipped(self) -> int:
@@ -102,6 +108,7 @@ class ScanStats:
         self.skipped_lines.update(other.skipped_lines)
         self.skipped_files.update(other.skipped_files)
         self.coerced_fields += other.coerced_fields
+        self.activity.extend(other.activity)
 
 
 def discover(root: Root, start: Path | None = None) -> Iterator[tuple[str, FileSpec]]:
@@ -200,6 +207,7 @@ class TrackedFile:
         for batch in self.cursor.read_lines(on_reset=self._reset):
             stats.bytes += sum(map(len, batch)) + len(batch)
             out.extend(self.parser.feed(batch))
+        stats.activity.extend(r for r in out if isinstance(r, ToolCall | ToolResult | HumanTurn))
         ps = self.parser.stats  # a reset replaced the parser
         stats.lines += max(0, ps.lines - lines)
         stats.coerced_fields += max(0, ps.coerced - coerced)

@@ -16,10 +16,10 @@ import msgspec
 from agentwatch.core import tally_state
 from agentwatch.core.pricing import PriceLookup
 from agentwatch.core.tally import Tally
-from agentwatch.infra.files import Root, ScanStats, TrackedFile
+from agentwatch.infra.files import ACTIVITY, Root, ScanStats, TrackedFile
 from agentwatch.sources.base import digest
 
-SCHEMA = 4
+SCHEMA = 5
 _ENC = msgspec.msgpack.Encoder()
 _DEC = msgspec.msgpack.Decoder()
 
@@ -84,6 +84,7 @@ class Index:
                 if f is not None and str(f.source.agent) in sources:
                     files[f.path] = f
             stats = ScanStats.load(_DEC.decode(rows["stats"]))
+            stats.activity = ACTIVITY.decode(rows["activity"])
             stats.skipped_files.clear()  # unreadable files are tried again on every start
             return Loaded(tally, files, stats, _DEC.decode(rows["rates"]))
         except sqlite3.OperationalError as exc:
@@ -116,6 +117,7 @@ class Index:
             "calls": _ENC.encode(tally_state.dump_calls(tally)),
             "files": _ENC.encode([f.dump() for f in files.values()]),
             "stats": _ENC.encode(stats.dump()),
+            "activity": _ENC.encode(stats.activity),
             "rates": _ENC.encode(rates),
         }
         try:

@@ -14,7 +14,7 @@ import msgspec
 from agentwatch.core import tally_state
 from agentwatch.core.tally import Tally
 from agentwatch.infra.applog import LOG
-from agentwatch.infra.files import Root, ScanStats, TrackedFile, discover
+from agentwatch.infra.files import ACTIVITY, Root, ScanStats, TrackedFile, discover
 from agentwatch.sources.base import FileRole
 
 __all__ = ["Progress", "Root", "ScanStats", "refresh", "scan", "scan_files"]
@@ -74,6 +74,7 @@ def _part(job: bytes) -> bytes:
             tally_state.dump_calls(tally),
             [f.dump() for f in tracked.values()],
             stats.dump(),
+            msgspec.msgpack.encode(stats.activity),
         ]
     )
 
@@ -156,7 +157,7 @@ def scan_files(
         tally.absorb(rest)
         stats.merge(rest_stats)
     for blob in results:
-        sessions, calls, dumped, part_stats = msgspec.msgpack.decode(blob)
+        sessions, calls, dumped, part_stats, activity = msgspec.msgpack.decode(blob)
         partial = Tally()
         tally_state.load_sessions(partial, sessions)
         partial.defer_calls(functools.partial(tally_state.load_calls, calls))
@@ -166,6 +167,7 @@ def scan_files(
             if loaded is not None:
                 tracked[loaded.path] = loaded
         stats.merge(ScanStats.load(part_stats))
+        stats.activity.extend(ACTIVITY.decode(activity))
     tally.settle()
     return tracked
 

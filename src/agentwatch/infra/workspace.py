@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from agentwatch.core.tally import Tally
+from agentwatch.core.thresholds import Thresholds
 from agentwatch.infra import applog, config, index
 from agentwatch.infra.files import TrackedFile
 from agentwatch.infra.paths import AppDirs, app_dirs
@@ -47,6 +48,7 @@ class Workspace:
 
     no_cache: bool = False
     notes: list[str] = field(default_factory=list)
+    thresholds: Thresholds = field(default_factory=Thresholds)
 
     def fingerprint(self) -> dict[str, Any]:
         """What the index depends on: a change means a rebuild."""
@@ -138,6 +140,7 @@ def open_workspace(
         if not Path(v).expanduser().is_dir():
             raise InvalidUsageError(f"--gemini-dir {v}: no such directory")
     settings = config.load(dirs.config_file)
+    thresholds, problems = Thresholds.from_config(settings.thresholds)
     roots: list[Root] = []
     searched: list[Path] = []
     for source, flags, flag_name in (
@@ -153,8 +156,10 @@ def open_workspace(
         roots=roots,
         searched=searched,
         prices=PriceBook(settings.prices),
+        thresholds=thresholds,
         no_cache=opts.no_cache,
     )
     if opts.gemini_dirs:
         ws.ignored.append("Gemini logs are not read yet (coming with their source)")
+    ws.notes.extend(f"{dirs.config_file}: {p}" for p in problems)
     return ws

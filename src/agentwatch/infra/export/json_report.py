@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from agentwatch.core.accounts import Account
+from agentwatch.core.alerts import Alert, Signal
+from agentwatch.core.records import ThreadKey
 from agentwatch.core.summary import Report, SessionSummary, SubagentSummary
 from agentwatch.core.tokens import Tokens
 from agentwatch.infra.scan import ScanStats
@@ -49,8 +52,8 @@ def subagent(sub: SubagentSummary) -> dict[str, Any]:
     }
 
 
-def session(s: SessionSummary) -> dict[str, Any]:
-    """SESSION (without `signal` until loop detection lands)."""
+def session(s: SessionSummary, sig: Signal | None = None) -> dict[str, Any]:
+    """SESSION; `signal` when loop detection ran over the session's activity."""
     c = costs(s.main)
     return {
         "agent": str(s.agent),
@@ -71,15 +74,32 @@ def session(s: SessionSummary) -> dict[str, Any]:
         "total_cost_usd": s.total.cost_usd,
         "output_is_lower_bound": s.output_lower_bound,
         "version": s.version,
+        **({"signal": sig.to_contract(iso_required)} if sig is not None else {}),
     }
 
 
-def report(rep: Report, stats: ScanStats, now: float) -> dict[str, Any]:
+def iso_required(ts: float) -> str:
+    """`iso` for a time that is never missing."""
+    out = iso(ts)
+    assert out is not None
+    return out
+
+
+def report(
+    rep: Report,
+    stats: ScanStats,
+    now: float,
+    signals: Mapping[ThreadKey, tuple[Signal, list[Alert]]] | None = None,
+) -> dict[str, Any]:
     """The whole `report --json` document."""
+    sig = signals or {}
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": iso(now),
-        "sessions": [session(s) for s in rep.sessions],
+        "sessions": [
+            session(s, sig.get(ThreadKey(s.agent, s.session_id), (None, []))[0])
+            for s in rep.sessions
+        ],
         "totals": {"tokens": tokens(rep.totals.tokens), **costs(rep.totals)},
         "skipped": {
             "lines": stats.lines_skipped,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from agentwatch.core.accounts import Account
+from agentwatch.core.alerts import Alert, Signal
+from agentwatch.core.records import ThreadKey
 from agentwatch.core.summary import Report, SessionSummary
 
 
@@ -145,3 +147,26 @@ def render(rep: Report, width: int, write: Callable[[str], object]) -> None:
     write(line(total_row) + "\n")
     if rep.totals.unpriced_models:
         write("unpriced: " + ", ".join(rep.totals.unpriced_models) + "\n")
+
+
+def render_alerts(
+    rep: Report,
+    signals: Mapping[ThreadKey, tuple[Signal, list[Alert]]],
+    write: Callable[[str], object],
+    most: int = 10,
+) -> None:
+    """Loop alerts found in the sessions' history, newest first, after the table."""
+    found: list[tuple[Alert, SessionSummary]] = []
+    for s in rep.sessions:
+        _, alerts = signals.get(ThreadKey(s.agent, s.session_id), (None, []))
+        found.extend((a, s) for a in alerts)
+    if not found:
+        return
+    found.sort(key=lambda pair: pair[0].started_at, reverse=True)
+    write(f"\n{len(found)} loop alert(s) in this history:\n")
+    for a, s in found[:most]:
+        where = s.project or "-"
+        when = fmt_time(a.started_at)
+        write(f"  {s.session_id[:8]}  {when}  {a.severity:<8} {a.kind:<12} {where}: {a.reason}\n")
+    if len(found) > most:
+        write(f"  ... and {len(found) - most} more (see --json)\n")

@@ -1,0 +1,43 @@
+"""Loop detection over a history: activity rebuilt from records and calls, then per-session
+alerts and the honest signal (what the tokens produced)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from agentwatch.core.activity import Activity
+from agentwatch.core.alerts import Alert, Signal
+from agentwatch.core.detectors import evaluate, signal
+from agentwatch.core.records import ActivityRecord, ThreadKey
+from agentwatch.core.tally import Tally
+from agentwatch.core.thresholds import Thresholds
+
+
+def history_activity(tally: Tally, records: Iterable[ActivityRecord], th: Thresholds) -> Activity:
+    """The activity of every session, from the tool records and the deduplicated calls."""
+    activity = Activity(th.window_s, retention_s=math.inf)
+    ordered: list[ActivityRecord] = sorted(records, key=_when)
+    activity.feed(ordered)
+    calls = sorted(tally.calls.values(), key=lambda c: c.ts if c.ts is not None else 0.0)
+    for c in calls:
+        activity.add_usage(c.owner, c.ts, c.tokens.total, c.key)
+    return activity
+
+
+def _when(r: ActivityRecord) -> float:
+    return r.ts if r.ts is not None else 0.0
+
+
+def session_signals(
+    activity: Activity, keys: Iterable[ThreadKey], now: float, th: Thresholds
+) -> dict[ThreadKey, tuple[Signal, list[Alert]]]:
+    """For each session: its signal and every alert of its whole history."""
+    out: dict[ThreadKey, tuple[Signal, list[Alert]]] = {}
+    for key in keys:
+        sa = activity.sessions.get(key)
+        if sa is None:
+            continue
+        alerts = evaluate(sa, now, th, since=-math.inf)
+        out[key] = (signal(sa, alerts, now), alerts)
+    return out
