@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from agentwatch.core.alerts import Alert
 from agentwatch.core.records import ThreadKey
 from agentwatch.core.status import SessionStatus
 from agentwatch.core.tokens import Tokens
@@ -39,4 +40,22 @@ class WarningEvent:
     message: str
 
 
-Event = UsageEvent | StatusEvent | WarningEvent
+@dataclass(frozen=True, slots=True)
+class AlertEvent:
+    """A loop detector raised an alert for a session (or one of its sub-agents)."""
+
+    ts: float
+    session: ThreadKey
+    alert: Alert
+
+
+@dataclass(frozen=True, slots=True)
+class AlertClearedEvent:
+    """Progress resumed: the alert is over."""
+
+    ts: float
+    session: ThreadKey
+    alert_id: str
+
+
+Event = UsageEvent | StatusEvent | WarningEvent | AlertEvent | AlertClearedEvent

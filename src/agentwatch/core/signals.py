@@ -14,9 +14,14 @@ from agentwatch.core.tally import Tally
 from agentwatch.core.thresholds import Thresholds
 
 
-def history_activity(tally: Tally, records: Iterable[ActivityRecord], th: Thresholds) -> Activity:
+def history_activity(
+    tally: Tally,
+    records: Iterable[ActivityRecord],
+    th: Thresholds,
+    retention_s: float = math.inf,
+) -> Activity:
     """The activity of every session, from the tool records and the deduplicated calls."""
-    activity = Activity(th.window_s, retention_s=math.inf)
+    activity = Activity(th.window_s, retention_s=retention_s)
     ordered: list[ActivityRecord] = sorted(records, key=_when)
     activity.feed(ordered)
     calls = sorted(tally.calls.values(), key=lambda c: c.ts if c.ts is not None else 0.0)

@@ -14,11 +14,23 @@ from pathlib import Path
 
 from watchdog.observers.api import BaseObserver
 
-from agentwatch.core.events import Event, StatusEvent, UsageEvent, WarningEvent
+from agentwatch.core.activity import DEFAULT_RETENTION_S, Activity
+from agentwatch.core.alerts import Alert, diff_alerts
+from agentwatch.core.detectors import evaluate
+from agentwatch.core.events import (
+    AlertClearedEvent,
+    AlertEvent,
+    Event,
+    StatusEvent,
+    UsageEvent,
+    WarningEvent,
+)
 from agentwatch.core.records import ThreadKey
+from agentwatch.core.signals import history_activity
 from agentwatch.core.status import SessionStatus
 from agentwatch.core.summary import status_of
 from agentwatch.core.tally import SessionInfo, Tally, UsageChange
+from agentwatch.core.thresholds import Thresholds
 from agentwatch.core.tokens import Tokens
 from agentwatch.infra.applog import LOG
 from agentwatch.infra.files import Root, ScanStats, TrackedFile, discover
@@ -57,6 +69,7 @@ class LiveEngine:
         tick: float = 1.0,
         poll_interval: float = 1.0,
         observer: Callable[[], BaseObserver] | None = None,
+        thresholds: Thresholds | None = None,
     ) -> None:
         self.roots = roots
         self.tally = tally
@@ -77,6 +90,10 @@ class LiveEngine:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._warned: set[str] = set()
+        self.thresholds = thresholds or Thresholds()
+        self.activity = Activity(self.thresholds.window_s)
+        self.alerts: dict[ThreadKey, dict[str, Alert]] = {}
+        """Alerts per session as of the last evaluation (active and recently ended)."""
         self.on_step: Callable[[set[ThreadKey]], None] | None = None
         """Called on the engine thread after each step with the sessions it touched."""
 
@@ -92,9 +109,14 @@ class LiveEngine:
             self.tally, self.files, self.stats = loader()
         else:
             self.files = scan_files(self.roots, self.tally, self.stats, progress)
+        self.activity = history_activity(
+            self.tally, self.stats.activity, self.thresholds, DEFAULT_RETENTION_S
+        )
+        self.stats.activity = []  # kept in the activity model from here on
         now = self.clock()
         for key, s in self.tally.sessions.items():
-            self._status[key] = status_of(session_last(s), now, self.idle_after)
+            self.alerts[key] = {a.alert_id: a for a in self._evaluate(key, now)}
+            self._status[key] = self._status_now(key, s, now)
         self.tally.on_change = self._pending.append
         return self.stats
 
@@ -135,7 +157,8 @@ class LiveEngine:
         for path in sorted(files, key=_sidecars_last):
             if path:
                 self._read(path, touched)
-        changed = self._statuses(touched)
+        alerted = self._alerts(touched)
+        changed = self._statuses(touched | alerted)
         if self.on_step is not None:
             self.on_step(touched | changed)
 
@@ -158,6 +181,7 @@ class LiveEngine:
             self._warn(f"cannot read {path}: {exc.strerror or exc}", once=path)
             return
         self.tally.apply(records)
+        self.activity.feed(records)
         for rec in records:
             thread = getattr(rec, "thread", None) or getattr(rec, "session", None)
             if isinstance(thread, ThreadKey):
@@ -170,6 +194,7 @@ class LiveEngine:
         changes, self._pending[:] = list(self._pending), []
         now = self.clock()
         for ch in changes:
+            self.activity.add_usage(ch.thread, ch.call.ts, ch.delta.total, ch.call.key)
             s = self.tally.sessions[ch.thread.main]
             self.emit(
                 UsageEvent(
@@ -187,13 +212,45 @@ class LiveEngine:
         changed: set[ThreadKey] = set()
         for key, s in self.tally.sessions.items():
             old = self._status.get(key)
-            if old is not None and key not in touched and old is not SessionStatus.ACTIVE:
-                continue  # only active sessions can go idle by the clock alone
-            new = status_of(session_last(s), now, self.idle_after)
+            if old is not None and key not in touched and old is SessionStatus.IDLE:
+                continue  # an idle session changes only when lines arrive
+            new = self._status_now(key, s, now)
             if old is not new:
                 self._status[key] = new
                 changed.add(key)
                 self.emit(StatusEvent(now, key, old, new))
+        return changed
+
+    def _status_now(self, key: ThreadKey, s: SessionInfo, now: float) -> SessionStatus:
+        if any(a.active for a in self.alerts.get(key, {}).values()):
+            return SessionStatus.LOOPING
+        return status_of(session_last(s), now, self.idle_after)
+
+    def _evaluate(self, key: ThreadKey, now: float) -> list[Alert]:
+        sa = self.activity.sessions.get(key)
+        return evaluate(sa, now, self.thresholds) if sa is not None else []
+
+    def _alerts(self, touched: set[ThreadKey]) -> set[ThreadKey]:
+        """Re-run the detectors for sessions that moved or have live alerts; emit changes."""
+        now = self.clock()
+        recent = now - self.thresholds.window_s
+        keys = set(touched)
+        for key, s in self.tally.sessions.items():
+            last = session_last(s)
+            if self.alerts.get(key) or (last is not None and last >= recent):
+                keys.add(key)  # quiet time can end an alert, or start idle burn
+        changed: set[ThreadKey] = set()
+        for key in keys:
+            before = self.alerts.get(key, {})
+            alerts = self._evaluate(key, now)
+            raised, cleared = diff_alerts(before, alerts)
+            self.alerts[key] = {a.alert_id: a for a in alerts}
+            for a in raised:
+                self.emit(AlertEvent(now, key, a))
+            for a in cleared:
+                self.emit(AlertClearedEvent(now, key, a.alert_id))
+            if raised or cleared:
+                changed.add(key)
         return changed
 
     def status(self, key: ThreadKey) -> SessionStatus | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import threading
@@ -9,7 +10,10 @@ import time
 from types import FrameType
 from typing import Any, TextIO
 
+from agentwatch.core.detectors import signal as session_signal
 from agentwatch.core.events import Event
+from agentwatch.core.records import ThreadKey
+from agentwatch.core.status import SessionStatus
 from agentwatch.core.summary import Filter, build
 from agentwatch.core.tally import Tally
 from agentwatch.infra.export import events_jsonl
@@ -39,7 +43,13 @@ def run_watch(ws: Workspace, since: float, out: TextIO) -> int:
         else:
             write(events_jsonl.event(ev))
 
-    engine = LiveEngine(ws.roots, Tally(ws.prices), emit, idle_after=ws.settings.idle_after)
+    engine = LiveEngine(
+        ws.roots,
+        Tally(ws.prices),
+        emit,
+        idle_after=ws.settings.idle_after,
+        thresholds=ws.thresholds,
+    )
 
     def stop(_sig: int, _frame: FrameType | None) -> None:
         done.set()
@@ -51,7 +61,14 @@ def run_watch(ws: Workspace, since: float, out: TextIO) -> int:
         rep = build(engine.tally, Filter(), now, ws.settings.idle_after)
         for summary in rep.sessions:
             if summary.last_activity_at is not None and summary.last_activity_at >= since:
-                write(events_jsonl.snapshot(now, summary))
+                key = ThreadKey(summary.agent, summary.session_id)
+                sa = engine.activity.sessions.get(key)
+                alerts = list(engine.alerts.get(key, {}).values())
+                sig = session_signal(sa, alerts, now) if sa is not None else None
+                shown = summary
+                if engine.status(key) is SessionStatus.LOOPING:
+                    shown = dataclasses.replace(summary, status=SessionStatus.LOOPING)
+                write(events_jsonl.snapshot(now, shown, sig))
         write(events_jsonl.ready(time.time()))
         for ev in held or ():
             write(events_jsonl.event(ev))

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentwatch.core.events import Event, StatusEvent, UsageEvent, WarningEvent
+from agentwatch.core.alerts import Signal
+from agentwatch.core.events import (
+    AlertClearedEvent,
+    AlertEvent,
+    Event,
+    StatusEvent,
+    UsageEvent,
+    WarningEvent,
+)
 from agentwatch.core.summary import SessionSummary
-from agentwatch.infra.export.json_report import iso, session
+from agentwatch.infra.export.json_report import iso, iso_required, session
 
 
-def snapshot(ts: float, s: SessionSummary) -> dict[str, Any]:
+def snapshot(ts: float, s: SessionSummary, sig: Signal | None = None) -> dict[str, Any]:
     """A `snapshot` event."""
-    return {"event": "snapshot", "ts": iso(ts), "session": session(s)}
+    return {"event": "snapshot", "ts": iso(ts), "session": session(s, sig)}
 
 
 def ready(ts: float) -> dict[str, Any]:
@@ -41,6 +49,22 @@ def event(ev: Event) -> dict[str, Any]:
             "session_id": ev.session.session_id,
             "from": str(ev.old) if ev.old is not None else None,
             "to": str(ev.new),
+        }
+    if isinstance(ev, AlertEvent):
+        return {
+            "event": "alert",
+            "ts": iso(ev.ts),
+            "agent": str(ev.session.agent),
+            "session_id": ev.session.session_id,
+            **ev.alert.to_contract(iso_required),
+        }
+    if isinstance(ev, AlertClearedEvent):
+        return {
+            "event": "alert_cleared",
+            "ts": iso(ev.ts),
+            "agent": str(ev.session.agent),
+            "session_id": ev.session.session_id,
+            "alert_id": ev.alert_id,
         }
     assert isinstance(ev, WarningEvent)
     return {"event": "warning", "ts": iso(ev.ts), "message": ev.message}
