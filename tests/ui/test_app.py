@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 
 from agentwatch.core.accounts import Account, Call
+from agentwatch.core.alerts import Alert, AlertKind, Severity
 from agentwatch.core.records import Agent, ThreadKey
 from agentwatch.core.status import SessionStatus
 from agentwatch.core.summary import SessionSummary, SubagentSummary
 from agentwatch.core.tokens import Tokens
-from agentwatch.infra.feed import Deliver, Headline, Snapshot
+from agentwatch.infra.feed import AlertRaised, Deliver, Headline, Snapshot
 from agentwatch.ui.app import AgentwatchApp
 from agentwatch.ui.screens.detail import DetailScreen
 from agentwatch.ui.widgets.sessions import SessionsTable, session_key
@@ -305,3 +306,30 @@ async def test_palette_goes_to_a_session_by_project_name():
                 break
         assert isinstance(app.screen, DetailScreen)
         assert app.screen.session.project == "/srv/payments"
+
+
+async def test_a_new_alert_is_a_notification_and_looping_shows_in_the_row():
+    s = summary(0, last=NOW, status=SessionStatus.LOOPING)
+    app, feeds = make([s])
+    async with app.run_test(size=(160, 45)) as pilot:
+        await loaded(pilot)
+        key = ThreadKey(Agent.CLAUDE_CODE, s.session_id)
+        alert = Alert(
+            alert_id="error_loop-1",
+            thread=key,
+            kind=AlertKind.ERROR_LOOP,
+            severity=Severity.WARNING,
+            started_at=NOW - 60,
+            detected_at=NOW - 30,
+            ended_at=None,
+            reason="`npm test` failed the same way 5 times in 2 min; 300k tokens",
+            tokens=300_000,
+        )
+        feeds[0].deliver(AlertRaised(key, s.project, alert))
+        feeds[0].deliver(Snapshot((s,), Headline(0, 0.0, 0, 0.0, 0.0, 0.0, 1, NOW, alerts=1)))
+        await pilot.pause()
+        app.flush()
+        assert any("npm test" in n.message for n in app._notifications)
+        assert "1 alert" in str(app.query_one("#headline").render())
+        label = app.sessions_table().get_row_at(0)[0]
+        assert "looping" in label.text.plain

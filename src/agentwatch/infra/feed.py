@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from agentwatch.core.events import Event, WarningEvent
+from agentwatch.core.alerts import Alert
+from agentwatch.core.events import AlertEvent, Event, WarningEvent
 from agentwatch.core.procs import AgentProcess
 from agentwatch.core.records import Agent, ThreadKey
+from agentwatch.core.status import SessionStatus
 from agentwatch.core.summary import Filter, SessionSummary, build
 from agentwatch.core.tally import Tally
 from agentwatch.infra.applog import LOG
@@ -35,6 +38,8 @@ class Headline:
     burn_usd_per_hour: float
     live_sessions: int
     updated_at: float
+    alerts: int = 0
+    """Active loop alerts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +68,16 @@ class Processes:
     processes: tuple[AgentProcess, ...]
 
 
-Update = Snapshot | Progress | WarningEvent | Processes
+@dataclass(frozen=True, slots=True)
+class AlertRaised:
+    """A new loop alert, for a notification."""
+
+    session: ThreadKey
+    project: str | None
+    alert: Alert
+
+
+Update = Snapshot | Progress | WarningEvent | Processes | AlertRaised
 Deliver = Callable[[Update], None]
 
 
@@ -108,6 +122,7 @@ class Feed:
             clock=clock,
             idle_after=ws.settings.idle_after,
             tick=tick,
+            thresholds=ws.thresholds,
         )
         self._thread: threading.Thread | None = None
 
@@ -148,7 +163,11 @@ class Feed:
             self.deliver(WarningEvent(self.clock(), note))
         now = self.clock()
         rep = build(self.engine.tally, Filter(), now, self.ws.settings.idle_after)
-        self.deliver(Snapshot(rep.sessions, self._headline(now), self.engine.stats, first=True))
+        self.deliver(
+            Snapshot(
+                self._with_status(rep.sessions), self._headline(now), self.engine.stats, first=True
+            )
+        )
         self.engine.on_step = self._step
         self.engine.start()
 
@@ -158,12 +177,31 @@ class Feed:
     def _event(self, ev: Event) -> None:
         if isinstance(ev, WarningEvent):
             self.deliver(ev)
+        elif isinstance(ev, AlertEvent) and ev.alert.active:
+            info = self.engine.tally.sessions.get(ev.session)
+            project = info.main.cwd if info is not None else None
+            self.deliver(AlertRaised(ev.session, project, ev.alert))
 
     def _step(self, touched: set[ThreadKey]) -> None:
         now = self.clock()
         rep = build(self.engine.tally, Filter(), now, self.ws.settings.idle_after, only=touched)
-        self.deliver(Snapshot(rep.sessions, self._headline(now)))
+        self.deliver(Snapshot(self._with_status(rep.sessions), self._headline(now)))
+
+    def _with_status(self, sessions: tuple[SessionSummary, ...]) -> tuple[SessionSummary, ...]:
+        """The engine knows more than the log times: a looping session says so."""
+        out = []
+        for s in sessions:
+            status = self.engine.status(ThreadKey(s.agent, s.session_id))
+            if status is SessionStatus.LOOPING and s.status is not status:
+                s = dataclasses.replace(s, status=status)  # noqa: PLW2901
+            out.append(s)
+        return tuple(out)
 
     def _headline(self, now: float) -> Headline:
-        live = sum(1 for k in self.engine.tally.sessions if str(self.engine.status(k)) == "active")
-        return headline(self.engine.tally, now, live)
+        live = sum(
+            1
+            for k in self.engine.tally.sessions
+            if self.engine.status(k) in (SessionStatus.ACTIVE, SessionStatus.LOOPING)
+        )
+        alerts = sum(1 for per in self.engine.alerts.values() for a in per.values() if a.active)
+        return dataclasses.replace(headline(self.engine.tally, now, live), alerts=alerts)

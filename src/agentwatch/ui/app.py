@@ -21,7 +21,16 @@ from agentwatch.core.status import SessionStatus
 from agentwatch.core.summary import SessionSummary
 from agentwatch.infra.applog import LOG
 from agentwatch.infra.config import save_theme
-from agentwatch.infra.feed import Deliver, Feed, Headline, Processes, Progress, Snapshot, Update
+from agentwatch.infra.feed import (
+    AlertRaised,
+    Deliver,
+    Feed,
+    Headline,
+    Processes,
+    Progress,
+    Snapshot,
+    Update,
+)
 from agentwatch.infra.workspace import Workspace
 from agentwatch.ui import format as fmt
 from agentwatch.ui.commands import ActionCommands, SessionCommands
@@ -98,6 +107,8 @@ class AgentwatchApp(App[None]):
         self._theme_name = theme_name
         self._save_theme = save_theme
         self._theme_loaded = False
+        self.bell_on_alert = False
+        """Ring the terminal bell on a new alert (config: `bell = true`)."""
         self._feed_factory = feed
         self._feed: FeedLike | None = None
         self.searched = searched
@@ -202,6 +213,17 @@ class AgentwatchApp(App[None]):
             )
         elif isinstance(u, WarningEvent):
             self.notify(u.message, severity="warning", timeout=8)
+        elif isinstance(u, AlertRaised):
+            a = u.alert
+            where = u.project or u.session.session_id[:8]
+            self.notify(
+                f"{where}: {a.reason}",
+                title=f"Loop alert ({a.kind})",
+                severity="error" if a.severity == "critical" else "warning",
+                timeout=15,
+            )
+            if self.bell_on_alert:
+                self.bell()
         elif isinstance(u, Processes):
             self.sessions_table().set_processes(
                 {p.session.session_id: p for p in u.processes if p.session.session_id}
@@ -236,7 +258,12 @@ class AgentwatchApp(App[None]):
                 f"[b]5h[/b] {fmt.compact(h.window_tokens)} tok ${h.window_cost:,.2f}   "
                 f"[b]burn[/b] {fmt.compact(h.burn_tokens_per_min)} tok/min "
                 f"${h.burn_usd_per_hour:,.2f}/h   [b]live[/b] {h.live_sessions}   "
-                f"[dim]updated {age:.0f}s ago · sort {self.query_one(SessionsTable).sort_by}[/dim]"
+                + (
+                    f"[b reverse] {h.alerts} alert{'s' if h.alerts != 1 else ''} [/]   "
+                    if h.alerts
+                    else ""
+                )
+                + f"[dim]updated {age:.0f}s ago · sort {self.sessions_table().sort_by}[/dim]"
             )
         else:  # 80 columns: the same figures, shorter
             text = (
@@ -244,6 +271,11 @@ class AgentwatchApp(App[None]):
                 f"[b]5h[/b] {fmt.compact(h.window_tokens)} ${h.window_cost:,.2f} "
                 f"[b]burn[/b] {fmt.compact(h.burn_tokens_per_min)}/min "
                 f"${h.burn_usd_per_hour:,.0f}/h [b]live[/b] {h.live_sessions}"
+                + (
+                    f" [b reverse] {h.alerts} alert{'s' if h.alerts != 1 else ''} [/]"
+                    if h.alerts
+                    else ""
+                )
             )
         self.query_one("#headline", Static).update(text)
 
