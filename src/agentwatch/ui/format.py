@@ -57,7 +57,7 @@ def clock_time(ts: float | None, now: float) -> str:
     return time.strftime("%Y-%m", lt)
 
 
-def sparkline(per_minute: dict[int, int], now: float, width: int = 10) -> str:
+def sparkline(per_minute: dict[int, int], now: float, width: int = 8) -> str:
     """Tokens per minute over the last `width` minutes as bar glyphs."""
     last = int(now // 60)
     values = [per_minute.get(m, 0) for m in range(last - width + 1, last + 1)]

@@ -30,19 +30,19 @@ class Col:
 COLUMNS = (
     Col("status", "Status", 11, 0),
     Col("agent", "Agent", 6, 7),
-    Col("project", "Project", 22, 1),
-    Col("models", "Models", 16, 5),
+    Col("project", "Project", 20, 1),
+    Col("models", "Models", 14, 5),
     Col("started", "Started", 9, 8),
     Col("last", "Last", 9, 4),
-    Col("input", "Input", 7, 9, True),
+    Col("input", "Input", 6, 9, True),
     Col("output", "Output", 7, 3, True),
     Col("cache_w", "Cache W", 7, 9, True),
     Col("cache_r", "Cache R", 7, 6, True),
-    Col("cost", "Cost", 9, 0, True),
+    Col("cost", "Cost", 8, 0, True),
     Col("burn", "Tok/min", 7, 2, True),
     Col("subs", "Subs", 4, 6, True),
     Col("pid", "PID", 7, 6, True),
-    Col("trend", "Trend", 10, 5),
+    Col("trend", "Trend", 8, 5),
 )
 SORTS = ("last", "cost", "tokens", "burn", "project", "started")
 
