@@ -17,7 +17,6 @@ import msgspec
 
 from agentwatch import __version__
 from agentwatch.core.records import Agent, ThreadKey
-from agentwatch.core.signals import history_activity, session_signals
 from agentwatch.core.summary import Filter, build
 from agentwatch.core.tally import Tally
 from agentwatch.core.when import parse_when
@@ -255,9 +254,8 @@ def report(
     now = time.time()
     flt = _filter(ctx, since, until, project, session, agent, model, zone, tally, now)
     rep = build(tally, flt, now, ws.settings.idle_after)
-    activity = history_activity(tally, stats.activity, ws.thresholds)
     keys = [ThreadKey(s.agent, s.session_id) for s in rep.sessions]
-    signals = session_signals(activity, keys, now, ws.thresholds)
+    signals = ws.signals(tally, stats, keys, now)
     if as_json or fmt == "json":
         doc = json_report.report(rep, stats, now, signals)
         data = msgspec.json.format(msgspec.json.encode(doc), indent=2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import os
 from collections import Counter
 from collections.abc import Iterator
@@ -76,8 +77,27 @@ class ScanStats:
     """Files that could not be read, with the reason."""
     coerced_fields: int = 0
     """Usage fields read as 0 because they were missing, null or mistyped."""
-    activity: list[ActivityRecord] = field(default_factory=list)
-    """Tool calls, results and human turns read (for the loop detectors)."""
+    activity_raw: builtins.bytes | None = None
+    """The persisted activity records, not decoded until someone needs them."""
+    _activity: list[ActivityRecord] = field(default_factory=list)
+
+    @property
+    def activity(self) -> list[ActivityRecord]:
+        """Tool calls, results and human turns read (for the loop detectors)."""
+        if self.activity_raw is not None:
+            self._activity = ACTIVITY.decode(self.activity_raw) + self._activity
+            self.activity_raw = None
+        return self._activity
+
+    @activity.setter
+    def activity(self, value: list[ActivityRecord]) -> None:
+        self._activity, self.activity_raw = value, None
+
+    def activity_blob(self) -> builtins.bytes:
+        """The activity records encoded (without decoding what was never touched)."""
+        if self.activity_raw is not None and not self._activity:
+            return self.activity_raw
+        return msgspec.msgpack.encode(self.activity)
 
     @property
     def lines_skipped(self) -> int:

@@ -16,7 +16,7 @@ import msgspec
 from agentwatch.core import tally_state
 from agentwatch.core.pricing import PriceLookup
 from agentwatch.core.tally import Tally
-from agentwatch.infra.files import ACTIVITY, Root, ScanStats, TrackedFile
+from agentwatch.infra.files import Root, ScanStats, TrackedFile
 from agentwatch.sources.base import digest
 
 SCHEMA = 5
@@ -48,6 +48,8 @@ class Index:
     def __init__(self, folder: Path, roots: list[Root]) -> None:
         ident = "\n".join(sorted(f"{r.source.agent}={r.path}" for r in roots))
         self.path = folder / f"index-{digest(ident.encode())}.sqlite"
+        self.signals_raw: bytes | None = None
+        """The cached signals blob found by `load`."""
 
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -84,7 +86,8 @@ class Index:
                 if f is not None and str(f.source.agent) in sources:
                     files[f.path] = f
             stats = ScanStats.load(_DEC.decode(rows["stats"]))
-            stats.activity = ACTIVITY.decode(rows["activity"])
+            stats.activity_raw = rows["activity"]
+            self.signals_raw = rows.get("signals")
             stats.skipped_files.clear()  # unreadable files are tried again on every start
             return Loaded(tally, files, stats, _DEC.decode(rows["rates"]))
         except sqlite3.OperationalError as exc:
@@ -117,7 +120,7 @@ class Index:
             "calls": _ENC.encode(tally_state.dump_calls(tally)),
             "files": _ENC.encode([f.dump() for f in files.values()]),
             "stats": _ENC.encode(stats.dump()),
-            "activity": _ENC.encode(stats.activity),
+            "activity": stats.activity_blob(),
             "rates": _ENC.encode(rates),
         }
         try:
@@ -126,6 +129,17 @@ class Index:
                 db.execute("BEGIN IMMEDIATE")
                 db.executemany("INSERT OR REPLACE INTO blobs VALUES (?, ?)", blobs.items())
                 db.execute("COMMIT")
+            finally:
+                db.close()
+        except sqlite3.Error as exc:
+            raise IndexUnusableError(f"{self.path}: {exc}") from exc
+
+    def save_signals(self, blob: bytes) -> None:
+        """Keep the report's loop signals (recomputed only when the logs change)."""
+        try:
+            db = self._connect()
+            try:
+                db.execute("INSERT OR REPLACE INTO blobs VALUES ('signals', ?)", (blob,))
             finally:
                 db.close()
         except sqlite3.Error as exc:

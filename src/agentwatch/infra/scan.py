@@ -74,7 +74,7 @@ def _part(job: bytes) -> bytes:
             tally_state.dump_calls(tally),
             [f.dump() for f in tracked.values()],
             stats.dump(),
-            msgspec.msgpack.encode(stats.activity),
+            stats.activity_blob(),
         ]
     )
 

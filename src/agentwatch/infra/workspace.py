@@ -8,9 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
+from agentwatch.core.records import Agent, ThreadKey
+from agentwatch.core.signals import history_activity, session_signals
 from agentwatch.core.tally import Tally
 from agentwatch.core.thresholds import Thresholds
 from agentwatch.infra import applog, config, index
+from agentwatch.infra.export.json_report import iso_required
 from agentwatch.infra.files import TrackedFile
 from agentwatch.infra.paths import AppDirs, app_dirs
 from agentwatch.infra.prices import PriceBook, data_version
@@ -49,6 +54,8 @@ class Workspace:
     no_cache: bool = False
     notes: list[str] = field(default_factory=list)
     thresholds: Thresholds = field(default_factory=Thresholds)
+    _index: index.Index | None = None
+    _changed: bool = True
 
     def fingerprint(self) -> dict[str, Any]:
         """What the index depends on: a change means a rebuild."""
@@ -98,7 +105,51 @@ class Workspace:
                 idx.save(fp, tally, files, stats, self.prices.export())
             except index.IndexUnusableError as exc:
                 self.notes.append(f"could not save the index ({exc}); next start reads all")
+        self._index, self._changed = idx, changed
         return tally, files, stats
+
+    def signals(
+        self, tally: Tally, stats: ScanStats, keys: Sequence[ThreadKey], now: float
+    ) -> dict[ThreadKey, tuple[dict[str, Any], list[dict[str, Any]]]]:
+        """Each session's SIGNAL (contract form) and its alerts, over its whole history.
+
+        Running the detectors over every log is the slow part of a report, so the result is
+        kept in the index and reused while no log changed and no alert is still open.
+        """
+        idx = self._index
+        th = self.thresholds
+        if idx is not None and not self._changed and not self.no_cache and idx.signals_raw:
+            try:
+                cached = msgspec.msgpack.decode(idx.signals_raw)
+                if cached["quiet_until"] >= now:
+                    return {
+                        ThreadKey(Agent(a), sid): (sig, alerts)
+                        for a, sid, sig, alerts in cached["sessions"]
+                    }
+            except (msgspec.DecodeError, KeyError, TypeError, ValueError):
+                pass  # recompute
+        activity = history_activity(tally, stats.activity, th)
+        every = session_signals(activity, list(tally.sessions), now, th)
+        out = {
+            k: (sig.to_contract(iso_required), [a.to_contract(iso_required) for a in alerts])
+            for k, (sig, alerts) in every.items()
+        }
+        open_alerts = [a for _, alerts in every.values() for a in alerts if a.active]
+        # An open alert can end by quiet time alone: the cache is good until then.
+        quiet_until = now + th.quiet_s if open_alerts else float("inf")
+        if idx is not None and not self.no_cache:
+            blob = msgspec.msgpack.encode(
+                {
+                    "quiet_until": quiet_until,
+                    "sessions": [[str(k.agent), k.session_id, s, a] for k, (s, a) in out.items()],
+                }
+            )
+            try:
+                idx.save_signals(blob)
+            except index.IndexUnusableError as exc:
+                self.notes.append(f"could not save loop signals to the index ({exc})")
+        wanted = set(keys)
+        return {k: v for k, v in out.items() if k in wanted}
 
 
 SOURCES: Sequence[Source] = (claude_code.SOURCE, codex.SOURCE)

@@ -25,7 +25,7 @@ from agentwatch.sources import _claude_schema as schema
 from agentwatch.sources.base import FileRole, FileSpec, ParseStats, count, digest, parse_ts
 
 AGENT = Agent.CLAUDE_CODE
-PARSER_VERSION = 1  # bump when parsing changes what is counted: indexes are rebuilt
+PARSER_VERSION = 2  # bump when parsing changes what is counted: indexes are rebuilt
 SYNTHETIC = "<synthetic>"
 SPAWN_TOOLS = frozenset({"Task", "Agent"})
 EDIT_TOOLS = frozenset({"Edit", "MultiEdit", "Write", "NotebookEdit"})

@@ -12,6 +12,7 @@ import msgspec
 
 from agentwatch.core.records import (
     Agent,
+    HumanTurn,
     Record,
     SubagentLink,
     ThreadKey,
@@ -24,7 +25,7 @@ from agentwatch.sources import _codex_tools as tools
 from agentwatch.sources.base import FileRole, FileSpec, ParseStats, count, parse_ts
 
 AGENT = Agent.CODEX
-PARSER_VERSION = 1  # bump when parsing changes what is counted: indexes are rebuilt
+PARSER_VERSION = 2  # bump when parsing changes what is counted: indexes are rebuilt
 UNKNOWN_MODEL = "unknown"  # FORMATS 2.2: builds without `turn_context` leave the model unknown
 FOLDERS = frozenset({"sessions", "archived_sessions"})
 _UUID_TAIL = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
@@ -279,6 +280,8 @@ class CodexParser:
                 return
             elif kind == "collab_agent_spawn_end":
                 self._spawned(p, out)
+            elif kind == "user_message" and self.thread.agent_id is None:
+                out.append(HumanTurn(self.thread, ts))  # a person typed (loop detectors)
             else:
                 results = tools.event_results(self.thread, ts, p)
                 if results:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from agentwatch.core.accounts import Account
-from agentwatch.core.alerts import Alert, Signal
+from agentwatch.core.alerts import Signal
 from agentwatch.core.records import ThreadKey
 from agentwatch.core.summary import Report, SessionSummary, SubagentSummary
 from agentwatch.core.tokens import Tokens
@@ -52,7 +52,7 @@ def subagent(sub: SubagentSummary) -> dict[str, Any]:
     }
 
 
-def session(s: SessionSummary, sig: Signal | None = None) -> dict[str, Any]:
+def session(s: SessionSummary, sig: Signal | dict[str, Any] | None = None) -> dict[str, Any]:
     """SESSION; `signal` when loop detection ran over the session's activity."""
     c = costs(s.main)
     return {
@@ -74,7 +74,11 @@ def session(s: SessionSummary, sig: Signal | None = None) -> dict[str, Any]:
         "total_cost_usd": s.total.cost_usd,
         "output_is_lower_bound": s.output_lower_bound,
         "version": s.version,
-        **({"signal": sig.to_contract(iso_required)} if sig is not None else {}),
+        **(
+            {"signal": sig if isinstance(sig, dict) else sig.to_contract(iso_required)}
+            if sig is not None
+            else {}
+        ),
     }
 
 
@@ -89,7 +93,7 @@ def report(
     rep: Report,
     stats: ScanStats,
     now: float,
-    signals: Mapping[ThreadKey, tuple[Signal, list[Alert]]] | None = None,
+    signals: Mapping[ThreadKey, tuple[dict[str, Any], list[dict[str, Any]]]] | None = None,
 ) -> dict[str, Any]:
     """The whole `report --json` document."""
     sig = signals or {}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from agentwatch.core.accounts import Account
-from agentwatch.core.alerts import Alert, Signal
 from agentwatch.core.records import ThreadKey
 from agentwatch.core.summary import Report, SessionSummary
 
@@ -151,22 +151,25 @@ def render(rep: Report, width: int, write: Callable[[str], object]) -> None:
 
 def render_alerts(
     rep: Report,
-    signals: Mapping[ThreadKey, tuple[Signal, list[Alert]]],
+    signals: Mapping[ThreadKey, tuple[dict[str, Any], list[dict[str, Any]]]],
     write: Callable[[str], object],
     most: int = 10,
 ) -> None:
     """Loop alerts found in the sessions' history, newest first, after the table."""
-    found: list[tuple[Alert, SessionSummary]] = []
+    found: list[tuple[dict[str, Any], SessionSummary]] = []
     for s in rep.sessions:
-        _, alerts = signals.get(ThreadKey(s.agent, s.session_id), (None, []))
+        _, alerts = signals.get(ThreadKey(s.agent, s.session_id), ({}, []))
         found.extend((a, s) for a in alerts)
     if not found:
         return
-    found.sort(key=lambda pair: pair[0].started_at, reverse=True)
+    found.sort(key=lambda pair: str(pair[0]["started_at"]), reverse=True)
     write(f"\n{len(found)} loop alert(s) in this history:\n")
     for a, s in found[:most]:
         where = s.project or "-"
-        when = fmt_time(a.started_at)
-        write(f"  {s.session_id[:8]}  {when}  {a.severity:<8} {a.kind:<12} {where}: {a.reason}\n")
+        when = str(a["started_at"])[:16].replace("T", " ")
+        write(
+            f"  {s.session_id[:8]}  {when}  {a['severity']:<8} {a['kind']:<12} {where}: "
+            f"{a['reason']}\n"
+        )
     if len(found) > most:
         write(f"  ... and {len(found) - most} more (see --json)\n")
