@@ -108,4 +108,3 @@ class Output(msgspec.Struct):
 LINE = msgspec.json.Decoder(Line)
 TOOL_ARGS = msgspec.json.Decoder(ToolArgs)
 OUTPUT = msgspec.json.Decoder(Output)
-ANY = msgspec.json.Decoder()

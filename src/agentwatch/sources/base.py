@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 
@@ -78,6 +78,50 @@ class LineParser(Protocol):
     def restore(self, state: dict[str, Any]) -> None:
         """Continue from a `state()`."""
         ...
+
+
+T = TypeVar("T")
+_ANY_JSON = msgspec.json.Decoder()
+
+
+def decode_line(
+    raw: bytes,
+    typed: msgspec.json.Decoder[T],
+    line_type: type[T],
+    stats: ParseStats,
+    salvage: Callable[[dict[str, Any]], None],
+) -> T | None:
+    """One JSONL line through a typed decoder; never raises.
+
+    Garbage is skipped and counted. A valid object whose nested fields have the wrong shape is
+    decoded generically, handed to `salvage` to null out what cannot be read, and converted
+    leniently, so one bad field does not lose the rest of the line.
+    """
+    n = stats.lines
+    if not raw.strip():
+        stats.skip(n, "empty line")
+        return None
+    try:
+        return typed.decode(raw)
+    except msgspec.ValidationError:
+        pass
+    except (msgspec.DecodeError, ValueError):
+        stats.skip(n, "malformed JSON")
+        return None
+    try:
+        obj = _ANY_JSON.decode(raw)
+    except (msgspec.DecodeError, ValueError):
+        stats.skip(n, "malformed JSON")
+        return None
+    if not isinstance(obj, dict):
+        stats.skip(n, "not a JSON object")
+        return None
+    salvage(obj)
+    try:
+        return msgspec.convert(obj, line_type, strict=False)
+    except msgspec.ValidationError:
+        stats.skip(n, "unexpected shape")
+        return None
 
 
 def parse_ts(value: Any) -> float | None:

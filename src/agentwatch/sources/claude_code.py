@@ -22,7 +22,15 @@ from agentwatch.core.records import (
 )
 from agentwatch.core.tokens import Tokens
 from agentwatch.sources import _claude_schema as schema
-from agentwatch.sources.base import FileRole, FileSpec, ParseStats, count, digest, parse_ts
+from agentwatch.sources.base import (
+    FileRole,
+    FileSpec,
+    ParseStats,
+    count,
+    decode_line,
+    digest,
+    parse_ts,
+)
 
 AGENT = Agent.CLAUDE_CODE
 PARSER_VERSION = 2  # bump when parsing changes what is counted: indexes are rebuilt
@@ -94,6 +102,23 @@ def parse_meta(data: bytes, session_id: str, agent_id: str) -> SubagentLink | No
         _str(meta.description),
         _str(meta.parentAgentId),
     )
+
+
+def _salvage(obj: dict[str, Any]) -> None:
+    """Null out the nested fields of a line that do not have the expected shape."""
+    msg = obj.get("message")
+    if msg is not None and not isinstance(msg, dict):
+        obj["message"] = None
+    elif isinstance(msg, dict):
+        if not isinstance(msg.get("usage"), dict):
+            msg["usage"] = None
+        content = msg.get("content")
+        if isinstance(content, list):
+            msg["content"] = [b for b in content if isinstance(b, dict)]
+        elif content is not None and not isinstance(content, str):
+            msg["content"] = None
+    for k in ("toolUseResult", "data"):
+        obj.pop(k, None)
 
 
 def _prompt_key(prompt: str) -> str:
@@ -220,47 +245,7 @@ class ClaudeParser:
 
     # ---- decoding -------------------------------------------------------------------------
     def _decode(self, raw: bytes) -> schema.Line | None:
-        n = self.stats.lines
-        if not raw.strip():
-            self.stats.skip(n, "empty line")
-            return None
-        try:
-            return schema.LINE.decode(raw)
-        except msgspec.ValidationError:
-            pass
-        except (msgspec.DecodeError, ValueError):
-            self.stats.skip(n, "malformed JSON")
-            return None
-        return self._lenient(raw, n)
-
-    def _lenient(self, raw: bytes, n: int) -> schema.Line | None:
-        """Salvage a line whose nested fields have the wrong shape."""
-        try:
-            obj = schema.ANY.decode(raw)
-        except (msgspec.DecodeError, ValueError):
-            self.stats.skip(n, "malformed JSON")
-            return None
-        if not isinstance(obj, dict):
-            self.stats.skip(n, "not a JSON object")
-            return None
-        msg = obj.get("message")
-        if msg is not None and not isinstance(msg, dict):
-            obj["message"] = None
-        elif isinstance(msg, dict):
-            if not isinstance(msg.get("usage"), dict):
-                msg["usage"] = None
-            content = msg.get("content")
-            if isinstance(content, list):
-                msg["content"] = [b for b in content if isinstance(b, dict)]
-            elif content is not None and not isinstance(content, str):
-                msg["content"] = None
-        for k in ("toolUseResult", "data"):
-            obj.pop(k, None)
-        try:
-            return msgspec.convert(obj, schema.Line, strict=False)
-        except msgspec.ValidationError:
-            self.stats.skip(n, "unexpected shape")
-            return None
+        return decode_line(raw, schema.LINE, schema.Line, self.stats, _salvage)
 
     # ---- one line -------------------------------------------------------------------------
     def _thread(self, line: schema.Line) -> ThreadKey | None:

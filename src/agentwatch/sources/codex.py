@@ -8,8 +8,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from agentwatch.core.records import (
     Agent,
     HumanTurn,
@@ -22,7 +20,7 @@ from agentwatch.core.records import (
 from agentwatch.core.tokens import Tokens
 from agentwatch.sources import _codex_schema as schema
 from agentwatch.sources import _codex_tools as tools
-from agentwatch.sources.base import FileRole, FileSpec, ParseStats, count, parse_ts
+from agentwatch.sources.base import FileRole, FileSpec, ParseStats, count, decode_line, parse_ts
 
 AGENT = Agent.CODEX
 PARSER_VERSION = 2  # bump when parsing changes what is counted: indexes are rebuilt
@@ -90,6 +88,23 @@ def _str(v: Any) -> str | None:
 
 def _second(ts: float | None) -> int | None:
     return None if ts is None else math.floor(ts)
+
+
+def _salvage(obj: dict[str, Any]) -> None:
+    """Null out the nested fields of a line that do not have the expected shape."""
+    p = obj.get("payload")
+    if not isinstance(p, dict):
+        obj["payload"] = None
+        return
+    for k in ("stdout", "stderr", "aggregated_output"):
+        p.pop(k, None)
+    info = p.get("info")
+    if not isinstance(info, dict):
+        p["info"] = None
+    else:
+        for k in ("total_token_usage", "last_token_usage"):
+            if not isinstance(info.get(k), dict):
+                info[k] = None
 
 
 class CodexParser:
@@ -204,47 +219,7 @@ class CodexParser:
 
     # ---- decoding -------------------------------------------------------------------------
     def _decode(self, raw: bytes) -> schema.Line | None:
-        n = self.stats.lines
-        if not raw.strip():
-            self.stats.skip(n, "empty line")
-            return None
-        try:
-            return schema.LINE.decode(raw)
-        except msgspec.ValidationError:
-            pass
-        except (msgspec.DecodeError, ValueError):
-            self.stats.skip(n, "malformed JSON")
-            return None
-        return self._lenient(raw, n)
-
-    def _lenient(self, raw: bytes, n: int) -> schema.Line | None:
-        """Salvage a line whose nested fields have the wrong shape."""
-        try:
-            obj = schema.ANY.decode(raw)
-        except (msgspec.DecodeError, ValueError):
-            self.stats.skip(n, "malformed JSON")
-            return None
-        if not isinstance(obj, dict):
-            self.stats.skip(n, "not a JSON object")
-            return None
-        p = obj.get("payload")
-        if not isinstance(p, dict):
-            obj["payload"] = None
-        else:
-            for k in ("stdout", "stderr", "aggregated_output"):
-                p.pop(k, None)
-            info = p.get("info")
-            if not isinstance(info, dict):
-                p["info"] = None
-            else:
-                for k in ("total_token_usage", "last_token_usage"):
-                    if not isinstance(info.get(k), dict):
-                        info[k] = None
-        try:
-            return msgspec.convert(obj, schema.Line, strict=False)
-        except msgspec.ValidationError:
-            self.stats.skip(n, "unexpected shape")
-            return None
+        return decode_line(raw, schema.LINE, schema.Line, self.stats, _salvage)
 
     # ---- one line -------------------------------------------------------------------------
     def _replayed(self, ts: float | None) -> bool:
