@@ -174,6 +174,8 @@ class AgentwatchApp(App[None]):
         self.set_timer(self._interval, self._timed_flush)
 
     def _timed_flush(self) -> None:
+        if not self.query(SessionsTable):
+            return  # shutting down: the screen is gone, and so is the timer chain
         self.flush()
         cpu, wall = time.process_time(), time.monotonic()
         used = (cpu - self._cpu_mark[0]) / max(1e-3, wall - self._cpu_mark[1])
@@ -224,14 +226,14 @@ class AgentwatchApp(App[None]):
             )
             if self.bell_on_alert:
                 self.bell()
-        elif isinstance(u, Processes):
+        elif isinstance(u, Processes) and self.query(SessionsTable):
             self.sessions_table().set_processes(
                 {p.session.session_id: p for p in u.processes if p.session.session_id}
             )
 
     def flush(self) -> None:
         """Apply what arrived since the last flush, as cell updates, in one repaint."""
-        if not self.loaded:
+        if not self.loaded or not self.query(SessionsTable):
             return
         table = self.query_one(SessionsTable)
         now = self.clock()
