@@ -510,6 +510,14 @@ class KillReport:
         return self.term.ok and not self.survivors and (self.kill is None or self.kill.ok)
 
 
+def _stopped(table: ProcessTable, pid: int, before: Identity) -> bool:
+    """Stopped before the signal, or now: a SIGSTOP sent a moment ago may land late."""
+    if before.status is ProcStatus.SUSPENDED:
+        return True
+    now = table.identity(pid)
+    return now is not None and now.status is ProcStatus.SUSPENDED
+
+
 def _send(
     table: ProcessTable,
     guard: Guard,
@@ -557,7 +565,7 @@ def _send(
     )
     if outcome != "sent":
         return None
-    if sig is signal.SIGTERM and cur is not None and cur.status is ProcStatus.SUSPENDED:
+    if sig is signal.SIGTERM and cur is not None and _stopped(table, ident.pid, cur):
         # a stopped process acts on SIGTERM only once continued
         _send(table, guard, ident, signal.SIGCONT, session, SignalReport("SIGCONT"))
     return cur
@@ -615,6 +623,10 @@ def terminate_tree(
     """
     guard = Guard.current() if guard is None else guard
     term = signal_tree(table, target, signal.SIGTERM, session=session, guard=guard)
+    for ident in term.sent:  # one more look, the whole tree signalled: stopped ones continue
+        now = table.identity(ident.pid)
+        if now is not None and now.status is ProcStatus.SUSPENDED and now.same(ident):
+            _send(table, guard, ident, signal.SIGCONT, session, SignalReport("SIGCONT"))
     alive = table.wait_gone(term.sent, grace) if term.sent else []
     if not alive:
         return KillReport(term)
