@@ -12,7 +12,7 @@ from agentwatch.core.records import Agent, ThreadKey
 from agentwatch.core.status import SessionStatus
 from agentwatch.core.summary import SessionSummary, SubagentSummary
 from agentwatch.core.tokens import Tokens
-from agentwatch.infra.feed import AlertRaised, Deliver, Headline, Snapshot
+from agentwatch.infra.feed import AlertRaised, Deliver, Headline, SessionExtras, Snapshot
 from agentwatch.ui.app import AgentwatchApp
 from agentwatch.ui.screens.detail import DetailScreen
 from agentwatch.ui.widgets.sessions import SessionsTable, session_key
@@ -333,3 +333,40 @@ async def test_a_new_alert_is_a_notification_and_looping_shows_in_the_row():
         assert "1 alert" in str(app.query_one("#headline").render())
         label = app.sessions_table().get_row_at(0)[0]
         assert "looping" in label.text.plain
+
+
+async def test_detail_shows_recent_calls_changed_files_and_alert_evidence():
+    s = summary(0, last=NOW, status=SessionStatus.LOOPING)
+    key = ThreadKey(Agent.CLAUDE_CODE, s.session_id)
+    alert = Alert(
+        alert_id="error_loop-2",
+        thread=key,
+        kind=AlertKind.ERROR_LOOP,
+        severity=Severity.CRITICAL,
+        started_at=NOW - 600,
+        detected_at=NOW - 560,
+        ended_at=None,
+        reason="`pytest -q` failed the same way 40 times in 10 min; 2.1M tokens",
+        tokens=2_100_000,
+        evidence={"count": 40, "call": "`pytest -q`"},
+    )
+    extras = SessionExtras(
+        ((NOW - 20, "Bash", "pytest -q", False), (NOW - 10, "Read", "src/cart.py", True)),
+        ("src/cart.py",),
+        (alert,),
+    )
+    app, feeds = make([s])
+    async with app.run_test(size=(160, 45)) as pilot:
+        await loaded(pilot)
+        feeds[0].deliver(Snapshot((s,), HEAD, extras={s.session_id: extras}))
+        await pilot.pause()
+        app.flush()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DetailScreen)
+        alerts = str(app.screen.query_one("#alerts").render())
+        assert "failed the same way 40 times" in alerts
+        assert "count=40" in alerts
+        recent = str(app.screen.query_one("#recent").render())
+        assert "ERR Bash pytest -q" in recent
+        assert "src/cart.py" in recent

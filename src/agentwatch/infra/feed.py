@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from agentwatch.core.activity import DEFAULT_RETENTION_S
 from agentwatch.core.alerts import Alert
 from agentwatch.core.events import AlertEvent, Event, WarningEvent
 from agentwatch.core.procs import AgentProcess
@@ -52,6 +53,18 @@ class Progress:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionExtras:
+    """What the detail screen shows beyond the sums (computed on the engine's thread)."""
+
+    recent: tuple[tuple[float, str, str | None, bool], ...]
+    """The last tool calls: (time, tool, target, ok), newest last."""
+    changed: tuple[str, ...]
+    """Files changed (edits, writes), most recent last."""
+    alerts: tuple[Alert, ...]
+    """Loop alerts, active and recently ended."""
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """Sessions whose figures changed (all of them in the first one), and the headline."""
 
@@ -59,6 +72,8 @@ class Snapshot:
     headline: Headline
     stats: ScanStats | None = None
     first: bool = False
+    extras: dict[str, SessionExtras] | None = None
+    """By session id, for the sessions in this snapshot."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,9 +178,19 @@ class Feed:
             self.deliver(WarningEvent(self.clock(), note))
         now = self.clock()
         rep = build(self.engine.tally, Filter(), now, self.ws.settings.idle_after)
+        recent = now - DEFAULT_RETENTION_S
+        extras = {
+            s.session_id: self._extras(ThreadKey(s.agent, s.session_id))
+            for s in rep.sessions
+            if (s.last_activity_at or 0.0) >= recent
+        }
         self.deliver(
             Snapshot(
-                self._with_status(rep.sessions), self._headline(now), self.engine.stats, first=True
+                self._with_status(rep.sessions),
+                self._headline(now),
+                self.engine.stats,
+                first=True,
+                extras=extras,
             )
         )
         self.engine.on_step = self._step
@@ -185,7 +210,21 @@ class Feed:
     def _step(self, touched: set[ThreadKey]) -> None:
         now = self.clock()
         rep = build(self.engine.tally, Filter(), now, self.ws.settings.idle_after, only=touched)
-        self.deliver(Snapshot(self._with_status(rep.sessions), self._headline(now)))
+        extras = {
+            s.session_id: self._extras(ThreadKey(s.agent, s.session_id)) for s in rep.sessions
+        }
+        self.deliver(Snapshot(self._with_status(rep.sessions), self._headline(now), extras=extras))
+
+    def _extras(self, key: ThreadKey, most: int = 15) -> SessionExtras:
+        sa = self.engine.activity.sessions.get(key)
+        alerts = tuple(self.engine.alerts.get(key, {}).values())
+        if sa is None:
+            return SessionExtras((), (), alerts)
+        outcomes = sorted((o for t in sa.threads.values() for o in t.outcomes), key=lambda o: o.ts)
+        recent = tuple((o.ts, o.name, o.target, o.ok) for o in outcomes[-most:])
+        changes = sorted(c for t in sa.threads.values() for c in t.changes)
+        changed = tuple(dict.fromkeys(path for _, path in changes))[-most:]
+        return SessionExtras(recent, changed, alerts)
 
     def _with_status(self, sessions: tuple[SessionSummary, ...]) -> tuple[SessionSummary, ...]:
         """The engine knows more than the log times: a looping session says so."""

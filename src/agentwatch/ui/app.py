@@ -23,6 +23,7 @@ from agentwatch.infra.feed import (
     Headline,
     Processes,
     Progress,
+    SessionExtras,
     Snapshot,
     Update,
 )
@@ -112,6 +113,8 @@ class AgentwatchApp(ProcessActions, App[None]):
         self._interval = flush_interval
         self._cpu_mark = (time.process_time(), time.monotonic())
         self.pending: dict[str, SessionSummary] = {}
+        self.extras: dict[str, SessionExtras] = {}
+        """Recent tool calls, changed files and alerts by session id (for the detail screen)."""
         self.headline: Headline | None = None
         self.loaded = False
         self.flushes = 0
@@ -199,6 +202,7 @@ class AgentwatchApp(ProcessActions, App[None]):
         if isinstance(u, Snapshot):
             for s in u.sessions:
                 self.pending[session_key(s)] = s
+            self.extras.update(u.extras or {})
             self.headline = u.headline
             if u.first:
                 self.loaded = True
@@ -306,7 +310,7 @@ class AgentwatchApp(ProcessActions, App[None]):
     def action_detail(self) -> None:
         s = self.query_one(SessionsTable).current_session()
         if s is not None:
-            self.push_screen(DetailScreen(s, self.clock()))
+            self.push_screen(DetailScreen(s, self.clock(), self.extras.get(s.session_id)))
 
     def on_data_table_row_selected(self, _event: SessionsTable.RowSelected) -> None:
         self.action_detail()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import ClassVar
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
@@ -12,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Sparkline, Static
 
 from agentwatch.core.summary import SessionSummary
+from agentwatch.infra.feed import SessionExtras
 from agentwatch.ui import format as fmt
 from agentwatch.ui.widgets.sessions import fmt_model
 
@@ -26,10 +28,13 @@ class DetailScreen(Screen[None]):
         Binding("e", "app.export", "Export"),
     ]
 
-    def __init__(self, session: SessionSummary, now: float) -> None:
+    def __init__(
+        self, session: SessionSummary, now: float, extras: SessionExtras | None = None
+    ) -> None:
         super().__init__()
         self.session = session
         self.now = now
+        self.extras = extras
 
     def compose(self) -> ComposeResult:
         s = self.session
@@ -63,11 +68,36 @@ class DetailScreen(Screen[None]):
                 f"{s.files_changed:,}   lines +{s.lines_added:,} -{s.lines_removed:,}",
                 classes="section",
             )
-            yield Static(
-                "Process: not available yet (process control lands with `ps`).", classes="muted"
-            )
+            yield Static(self._alerts_text(), id="alerts", classes="section")
+            yield Static(self._recent_text(), id="recent", classes="muted")
             yield Static("Log files:\n" + "\n".join(s.files), id="files", classes="muted")
         yield Footer()
+
+    def _alerts_text(self) -> str:
+        alerts = self.extras.alerts if self.extras else ()
+        if not alerts:
+            return "No loop alerts."
+        lines = ["Loop alerts:"]
+        for a in alerts:
+            state = "active" if a.ended_at is None else "ended"
+            lines.append(f"  [b]{a.kind}[/b] ({a.severity}, {state}) {escape(a.reason)}")
+            ev = ", ".join(f"{k}={v}" for k, v in a.evidence.items() if not k.endswith("_at"))
+            if ev:
+                lines.append(f"    [dim]{escape(ev[:300])}[/dim]")
+        return "\n".join(lines)
+
+    def _recent_text(self) -> str:
+        if not self.extras or not (self.extras.recent or self.extras.changed):
+            return "Recent tool calls and changed files appear here while the session runs."
+        lines = ["Recent tool calls:"]
+        for ts, name, target, ok in reversed(self.extras.recent):
+            mark = "ok " if ok else "ERR"
+            when = time.strftime("%H:%M:%S", time.localtime(ts))
+            lines.append(f"  {when} {mark} {escape(name)} {escape((target or '')[:100])}")
+        if self.extras.changed:
+            lines.append("Files changed:")
+            lines.extend(f"  {escape(p)}" for p in reversed(self.extras.changed))
+        return "\n".join(lines)
 
     def _series(self, minutes: int) -> list[float]:
         last = int(self.now // 60)
