@@ -170,11 +170,11 @@ while not (cfg.get("exit_when") and os.path.exists(cfg["exit_when"])):
 """
 
 SLEEPER = """\
-import json, os, time
+import json, os, threading
 
 cfg = json.loads(os.environ.get("AW_DUMMY", "{}"))
 held = open(cfg["child_hold"], "a") if cfg.get("child_hold") else None
-time.sleep(120)
+threading.Event().wait(120)  # a child process idling until the test kills it
 """
 
 

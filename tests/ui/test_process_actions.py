@@ -18,7 +18,8 @@ from tests.ui.test_app import NOW, loaded, make, summary
 
 @pytest.fixture
 def child():  # type: ignore[no-untyped-def]
-    p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    # a child that idles until the test ends it
+    p = subprocess.Popen([sys.executable, "-c", "import threading; threading.Event().wait(120)"])
     yield p
     p.kill()
     p.wait(timeout=10)
