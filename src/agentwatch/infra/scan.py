@@ -36,6 +36,20 @@ PARALLEL_MIN_BYTES = 48 * 1024 * 1024
 """Below this, a second process costs more than it saves."""
 
 
+def _ingest(f: TrackedFile, tally: Tally, stats: ScanStats) -> bool:
+    """Read what a file has new into the tally; False (recorded as a skipped file) on error."""
+    try:
+        tally.apply(f.read(stats))
+    except IsADirectoryError:
+        stats.skipped_files[f.path] = "is a directory"
+    except OSError as exc:
+        stats.skipped_files[f.path] = exc.strerror or type(exc).__name__
+        LOG.warning("skipped %s: %s", f.path, exc)
+    else:
+        return True
+    return False
+
+
 def _read_all(
     files: list[TrackedFile],
     tally: Tally,
@@ -47,14 +61,7 @@ def _read_all(
     for i, f in enumerate(files):
         if f.path in tracked:
             continue
-        try:
-            tally.apply(f.read(stats))
-        except IsADirectoryError:
-            stats.skipped_files[f.path] = "is a directory"
-        except OSError as exc:
-            stats.skipped_files[f.path] = exc.strerror or type(exc).__name__
-            LOG.warning("skipped %s: %s", f.path, exc)
-        else:
+        if _ingest(f, tally, stats):
             stats.files += 1
             tracked[f.path] = f
         if progress is not None:
@@ -204,16 +211,10 @@ def refresh(
         else:
             f = TrackedFile.new(root.source, path, spec)
         changed = True
-        try:
-            tally.apply(f.read(stats))
-        except IsADirectoryError:
-            stats.skipped_files[path] = "is a directory"
-            files.pop(path, None)
-        except OSError as exc:
-            stats.skipped_files[path] = exc.strerror or type(exc).__name__
-            files.pop(path, None)
-        else:
+        if _ingest(f, tally, stats):
             files[path] = f
+        else:
+            files.pop(path, None)
         if progress is not None:
             progress(i + 1, len(found), stats.bytes)
     return changed

@@ -13,6 +13,7 @@ from agentwatch.core.events import (
     UsageEvent,
     WarningEvent,
 )
+from agentwatch.core.records import ThreadKey
 from agentwatch.core.summary import SessionSummary
 from agentwatch.infra.export.json_report import iso, iso_required, session
 
@@ -27,14 +28,21 @@ def ready(ts: float) -> dict[str, Any]:
     return {"event": "ready", "ts": iso(ts)}
 
 
+def _head(name: str, ts: float, thread: ThreadKey) -> dict[str, Any]:
+    """The fields every per-session event starts with."""
+    return {
+        "event": name,
+        "ts": iso(ts),
+        "agent": str(thread.agent),
+        "session_id": thread.session_id,
+    }
+
+
 def event(ev: Event) -> dict[str, Any]:
     """A live event."""
     if isinstance(ev, UsageEvent):
         return {
-            "event": "usage",
-            "ts": iso(ev.ts),
-            "agent": str(ev.thread.agent),
-            "session_id": ev.thread.session_id,
+            **_head("usage", ev.ts, ev.thread),
             "agent_id": ev.thread.agent_id,
             "message_id": ev.message_id,
             "request_id": ev.request_id,
@@ -43,28 +51,13 @@ def event(ev: Event) -> dict[str, Any]:
         }
     if isinstance(ev, StatusEvent):
         return {
-            "event": "session_status",
-            "ts": iso(ev.ts),
-            "agent": str(ev.session.agent),
-            "session_id": ev.session.session_id,
+            **_head("session_status", ev.ts, ev.session),
             "from": str(ev.old) if ev.old is not None else None,
             "to": str(ev.new),
         }
     if isinstance(ev, AlertEvent):
-        return {
-            "event": "alert",
-            "ts": iso(ev.ts),
-            "agent": str(ev.session.agent),
-            "session_id": ev.session.session_id,
-            **ev.alert.to_contract(iso_required),
-        }
+        return {**_head("alert", ev.ts, ev.session), **ev.alert.to_contract(iso_required)}
     if isinstance(ev, AlertClearedEvent):
-        return {
-            "event": "alert_cleared",
-            "ts": iso(ev.ts),
-            "agent": str(ev.session.agent),
-            "session_id": ev.session.session_id,
-            "alert_id": ev.alert_id,
-        }
+        return {**_head("alert_cleared", ev.ts, ev.session), "alert_id": ev.alert_id}
     assert isinstance(ev, WarningEvent)
     return {"event": "warning", "ts": iso(ev.ts), "message": ev.message}
