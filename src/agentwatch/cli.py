@@ -410,8 +410,5 @@ def _quiet_stdout() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
-# The process commands live in their own module; importing it registers them on `cli`.
-
-
-# The process commands live in their own module; importing it registers them on `cli`.
-from agentwatch import cli_procs  # noqa: E402, F401
+# Other commands live in their own modules; importing one registers its commands on `cli`.
+from agentwatch import cli_board, cli_demo, cli_procs  # noqa: E402, F401

@@ -1,0 +1,3 @@
+"""`agentwatch leaderboard` (CLI_CONTRACT section 1); registered on `cli` on import."""
+
+from __future__ import annotations
