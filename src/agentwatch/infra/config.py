@@ -15,6 +15,10 @@ DEFAULT_IDLE_AFTER = 300.0
 DEFAULT_THEME = "agentwatch-dark"
 
 
+ON_LOOP = ("notify", "suspend", "kill")
+"""The `on_loop` guard's actions."""
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Effective settings."""
@@ -29,6 +33,12 @@ class Settings:
     """Price overrides by model id."""
     export_dir: str | None = None
     """Where the TUI writes exports."""
+    watch_trees: int = 32
+    """Live sessions' working trees watched for file changes at once (0: none)."""
+    on_loop: str = "notify"
+    """What the TUI and `watch` do when a session starts looping: notify, suspend or kill."""
+    on_loop_grace_s: float = 60.0
+    """How long a loop alert must stay open before `on_loop` suspends or kills."""
     source: str | None = None
     """The file the settings came from, if any."""
     warnings: tuple[str, ...] = ()
@@ -79,8 +89,23 @@ def load(path: Path) -> Settings:
     export_dir = raw.get("export_dir")
     if export_dir is not None and not isinstance(export_dir, str):
         warnings.append(f"{path}: export_dir must be a string")
+    trees = raw.get("watch_trees", 32)
+    if type(trees) is not int or trees < 0:
+        warnings.append(f"{path}: watch_trees must be an integer >= 0")
+        trees = 32
+    on_loop = raw.get("on_loop", "notify")
+    if on_loop not in ON_LOOP:
+        warnings.append(f"{path}: on_loop must be one of {', '.join(ON_LOOP)}")
+        on_loop = "notify"
+    grace = _num(raw.get("on_loop_grace_s", 60.0))
+    if grace is None:
+        warnings.append(f"{path}: on_loop_grace_s must be a number >= 0")
+        grace = 60.0
     return Settings(
         theme=theme,
+        watch_trees=trees,
+        on_loop=on_loop,
+        on_loop_grace_s=grace,
         idle_after=idle,
         thresholds=thresholds,
         prices=prices,

@@ -17,6 +17,7 @@ from agentwatch.core.status import SessionStatus
 from agentwatch.core.summary import Filter, SessionSummary, build
 from agentwatch.core.tally import Tally
 from agentwatch.infra.applog import LOG
+from agentwatch.infra.cwdwatch import tree_watches
 from agentwatch.infra.files import ScanStats
 from agentwatch.infra.live import LiveEngine
 from agentwatch.infra.workspace import Workspace
@@ -138,6 +139,7 @@ class Feed:
             idle_after=ws.settings.idle_after,
             tick=tick,
             thresholds=ws.thresholds,
+            trees=tree_watches(ws.settings.watch_trees, ws.own_paths(), clock),
         )
         self._thread: threading.Thread | None = None
 

@@ -33,6 +33,7 @@ from agentwatch.core.tally import SessionInfo, Tally, UsageChange
 from agentwatch.core.thresholds import Thresholds
 from agentwatch.core.tokens import Tokens
 from agentwatch.infra.applog import LOG
+from agentwatch.infra.cwdwatch import SessionTrees, TreeWatchFactory
 from agentwatch.infra.files import Root, ScanStats, TrackedFile, discover
 from agentwatch.infra.scan import Progress, scan_files
 from agentwatch.infra.watcher import Changes, Watcher
@@ -70,6 +71,7 @@ class LiveEngine:
         poll_interval: float = 1.0,
         observer: Callable[[], BaseObserver] | None = None,
         thresholds: Thresholds | None = None,
+        trees: TreeWatchFactory | None = None,
     ) -> None:
         self.roots = roots
         self.tally = tally
@@ -96,6 +98,17 @@ class LiveEngine:
         """Alerts per session as of the last evaluation (active and recently ended)."""
         self.on_step: Callable[[set[ThreadKey]], None] | None = None
         """Called on the engine thread after each step with the sessions it touched."""
+        self.trees = (
+            SessionTrees(
+                trees,
+                self._warn,
+                lambda: self.changes.file(""),
+                live_for=max(self.thresholds.window_s, idle_after),
+            )
+            if trees is not None
+            else None
+        )
+        """Filesystem watches on live sessions' working trees, when enabled."""
 
     # ---- life cycle ---------------------------------------------------------------------------
     def open(self, progress: Progress | None = None, loader: Loader | None = None) -> ScanStats:
@@ -118,6 +131,8 @@ class LiveEngine:
             self.alerts[key] = {a.alert_id: a for a in self._evaluate(key, now)}
             self._status[key] = self._status_now(key, s, now)
         self.tally.on_change = self._pending.append
+        if self.trees is not None:
+            self.trees.refresh(self.tally.sessions, now, force=True)
         return self.stats
 
     def start(self) -> None:
@@ -132,6 +147,8 @@ class LiveEngine:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._watcher.stop()
+        if self.trees is not None:
+            self.trees.stop()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -157,6 +174,11 @@ class LiveEngine:
         for path in sorted(files, key=_sidecars_last):
             if path:
                 self._read(path, touched)
+        if self.trees is not None:
+            self.trees.refresh(self.tally.sessions, self.clock())
+            for key, ts, path in self.trees.take():
+                self.activity.add_change(key, ts, path)
+                touched.add(key)
         alerted = self._alerts(touched)
         changed = self._statuses(touched | alerted)
         if self.on_step is not None:

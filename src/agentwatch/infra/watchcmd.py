@@ -16,6 +16,7 @@ from agentwatch.core.records import ThreadKey
 from agentwatch.core.status import SessionStatus
 from agentwatch.core.summary import Filter, build
 from agentwatch.core.tally import Tally
+from agentwatch.infra.cwdwatch import tree_watches
 from agentwatch.infra.export import events_jsonl
 from agentwatch.infra.live import LiveEngine
 from agentwatch.infra.workspace import Workspace
@@ -49,6 +50,7 @@ def run_watch(ws: Workspace, since: float, out: TextIO) -> int:
         emit,
         idle_after=ws.settings.idle_after,
         thresholds=ws.thresholds,
+        trees=tree_watches(ws.settings.watch_trees, ws.own_paths()),
     )
 
     def stop(_sig: int, _frame: FrameType | None) -> None:
