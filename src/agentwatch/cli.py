@@ -16,6 +16,7 @@ import click
 import msgspec
 
 from agentwatch import __version__
+from agentwatch.core.guard import GuardAction, LoopGuard
 from agentwatch.core.records import Agent, ThreadKey
 from agentwatch.core.summary import Filter, build
 from agentwatch.core.tally import Tally
@@ -62,6 +63,29 @@ def common_options(f: F) -> F:
     for opt in reversed(opts):
         f = opt(f)
     return f
+
+
+def on_loop_options(f: F) -> F:
+    """`--on-loop` and `--on-loop-grace`, for the TUI and `watch`."""
+    f = click.option(
+        "--on-loop-grace",
+        type=click.FloatRange(min=0),
+        metavar="SECONDS",
+        help="How long a loop alert stays open before --on-loop acts (config: on_loop_grace_s).",
+    )(f)
+    return click.option(
+        "--on-loop",
+        type=click.Choice([a.value for a in GuardAction]),
+        help="When a session loops: notify (default), suspend or kill its agent process.",
+    )(f)
+
+
+def _guard(ws: Workspace, action: str | None, grace: float | None) -> LoopGuard:
+    """The loop guard from the flags, else the config file."""
+    return LoopGuard(
+        GuardAction(action or ws.settings.on_loop),
+        ws.settings.on_loop_grace_s if grace is None else grace,
+    )
 
 
 def _options(ctx: click.Context, /, local: dict[str, Any]) -> Options:
@@ -152,8 +176,16 @@ def _tz(name: str | None) -> tzinfo | None:
 @click.version_option(__version__, "--version", prog_name="agentwatch")
 @common_options
 @click.option("--theme", metavar="NAME", help="TUI theme (switch live from the palette).")
+@on_loop_options
 @click.pass_context
-def cli(ctx: click.Context, /, theme: str | None = None, **kwargs: Any) -> None:
+def cli(
+    ctx: click.Context,
+    /,
+    theme: str | None = None,
+    on_loop: str | None = None,
+    on_loop_grace: float | None = None,
+    **kwargs: Any,
+) -> None:
     """agentwatch: htop for AI coding agents, with an honest meter.
 
     Run without a command to watch your agents live; `agentwatch report` prints a one-shot
@@ -161,10 +193,12 @@ def cli(ctx: click.Context, /, theme: str | None = None, **kwargs: Any) -> None:
     """
     ctx.obj = {k: v for k, v in kwargs.items() if v not in (None, ())}
     if ctx.invoked_subcommand is None:
-        _tui(ctx, theme)
+        _tui(ctx, theme, on_loop, on_loop_grace)
 
 
-def _tui(ctx: click.Context, theme: str | None) -> None:
+def _tui(
+    ctx: click.Context, theme: str | None, on_loop: str | None, on_loop_grace: float | None
+) -> None:
     if not sys.stderr.isatty() or not sys.stdin.isatty():  # Textual draws on stderr
         raise click.UsageError(
             "the live view needs a terminal; use `agentwatch report` or `agentwatch watch --jsonl`"
@@ -174,7 +208,7 @@ def _tui(ctx: click.Context, theme: str | None) -> None:
     from agentwatch.ui.app import make_app  # noqa: PLC0415 (Textual only for the TUI)
 
     prepare_workers()
-    make_app(ws, theme=theme).run()
+    make_app(ws, theme=theme, guard=_guard(ws, on_loop, on_loop_grace)).run()
 
 
 def _filter(
@@ -278,6 +312,7 @@ def report(
 @click.option("--jsonl", is_flag=True, help="One JSON event per line (the only format).")
 @click.option("--since", metavar="WHEN", help="Snapshot sessions active since (default 24h).")
 @click.option("--tz", metavar="ZONE", help="Time zone for dates in --since.")
+@on_loop_options
 @click.pass_context
 def watch(
     ctx: click.Context,
@@ -285,6 +320,8 @@ def watch(
     jsonl: bool = False,
     since: str | None = None,
     tz: str | None = None,
+    on_loop: str | None = None,
+    on_loop_grace: float | None = None,
     **common: Any,
 ) -> None:
     """Stream usage, status and warning events as JSON lines until interrupted."""
@@ -299,7 +336,7 @@ def watch(
         bound = parse_when(since, now, _tz(tz)) if since else now - 86400
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from None
-    ctx.exit(run_watch(ws, bound, sys.stdout))
+    ctx.exit(run_watch(ws, bound, sys.stdout, _guard(ws, on_loop, on_loop_grace)))
 
 
 @cli.command()

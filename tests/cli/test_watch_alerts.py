@@ -11,9 +11,11 @@ import threading
 import time
 from typing import Any
 
-from tests.conftest import BIN
+from tests.conftest import BIN, AgentSpawner
 from tests.core.scenarios.agent import T0, Agent
 from tests.fixtures.claude import ClaudeTree
+from tests.infra.test_procs import bin_claude, stopped
+from tests.infra.test_procs import until as wait_for
 
 LOOPER = "aaaaaaaa-1111-4111-8111-000000000001"
 WORKER = "bbbbbbbb-2222-4222-8222-000000000002"
@@ -86,5 +88,41 @@ def test_a_live_loop_raises_an_alert_for_that_session_only(claude_tree: ClaudeTr
         while not q.empty():
             seen.append(q.get())
         assert all(e.get("session_id") != WORKER for e in seen if e["event"] == "alert")
+    finally:
+        p.kill()
+
+
+def test_on_loop_suspend_stops_the_looping_agent_after_the_grace(
+    claude_tree: ClaudeTree, cli_env, spawner: AgentSpawner
+):
+    start = time.time() - 150
+    looper = Agent(claude_tree, claude_tree.main(LOOPER), "loop", clock=start - T0)
+    looper.human("Make the test suite pass.")
+    agent = spawner.start(bin_claude(spawner, "--session-id", LOOPER))
+    bystander = spawner.start(bin_claude(spawner, "--session-id", WORKER))
+    p = subprocess.Popen(
+        [
+            *(str(BIN), "watch", "--jsonl", "--claude-dir", str(claude_tree.root)),
+            *("--on-loop", "suspend", "--on-loop-grace", "0"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cli_env,
+    )
+    seen: list[dict[str, Any]] = []
+    try:
+        q = events_of(p)
+        until(q, lambda e: e["event"] == "ready", "ready", seen)
+        for _ in range(7):
+            looper.bash("npm test", "FAIL src/cart.test.js\n  expected 2, got 1", error=True)
+        act = until(q, lambda e: e["event"] == "loop_action", "loop_action", seen)
+        assert act["session_id"] == LOOPER
+        assert act["action"] == "suspend"
+        assert act["ok"] is True, act["message"]
+        assert act["pids"] == [agent.pid]
+        wait_for(lambda: stopped(agent.pid), "the looping agent to stop")
+        assert not stopped(bystander.pid)
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=WAIT) == 0
     finally:
         p.kill()

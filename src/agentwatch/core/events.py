@@ -58,4 +58,22 @@ class AlertClearedEvent:
     alert_id: str
 
 
-Event = UsageEvent | StatusEvent | WarningEvent | AlertEvent | AlertClearedEvent
+@dataclass(frozen=True, slots=True)
+class GuardEvent:
+    """The `--on-loop` guard acted (or tried to) on a looping session."""
+
+    ts: float
+    session: ThreadKey
+    alert_id: str
+    """The alert that outlasted the grace period."""
+    action: str
+    """`suspend` or `kill`."""
+    pids: tuple[int, ...]
+    """The agent processes it signalled (their trees went with them)."""
+    ok: bool
+    """False when nothing could be signalled or something survived."""
+    message: str
+    """One line for people."""
+
+
+Event = UsageEvent | StatusEvent | WarningEvent | AlertEvent | AlertClearedEvent | GuardEvent

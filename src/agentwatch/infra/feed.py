@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from agentwatch.core.activity import DEFAULT_RETENTION_S
 from agentwatch.core.alerts import Alert
-from agentwatch.core.events import AlertEvent, Event, WarningEvent
+from agentwatch.core.events import AlertEvent, Event, GuardEvent, WarningEvent
+from agentwatch.core.guard import LoopGuard
 from agentwatch.core.procs import AgentProcess
 from agentwatch.core.records import Agent, ThreadKey
 from agentwatch.core.status import SessionStatus
@@ -20,6 +21,7 @@ from agentwatch.infra.applog import LOG
 from agentwatch.infra.cwdwatch import tree_watches
 from agentwatch.infra.files import ScanStats
 from agentwatch.infra.live import LiveEngine
+from agentwatch.infra.loopguard import GuardRunner
 from agentwatch.infra.workspace import Workspace
 
 FIVE_HOURS = 5 * 3600.0
@@ -93,7 +95,7 @@ class AlertRaised:
     alert: Alert
 
 
-Update = Snapshot | Progress | WarningEvent | Processes | AlertRaised
+Update = Snapshot | Progress | WarningEvent | Processes | AlertRaised | GuardEvent
 Deliver = Callable[[Update], None]
 
 
@@ -126,6 +128,7 @@ class Feed:
         deliver: Deliver,
         clock: Callable[[], float] = time.time,
         tick: float = 1.0,
+        guard: LoopGuard | None = None,
     ) -> None:
         self.ws = ws
         self.deliver = deliver
@@ -142,6 +145,13 @@ class Feed:
             trees=tree_watches(ws.settings.watch_trees, ws.own_paths(), clock),
         )
         self._thread: threading.Thread | None = None
+        claude = [r.path for r in ws.roots if r.source.agent is Agent.CLAUDE_CODE]
+        self.guard = (
+            GuardRunner(guard, self._event, clock, claude)
+            if guard is not None and guard.active
+            else None
+        )
+        """The `--on-loop` guard, when it does more than notify."""
 
     def start(self) -> None:
         """Load (index or scan) and go live, off the caller's thread."""
@@ -202,7 +212,7 @@ class Feed:
         self.deliver(Progress(done, total, nbytes))
 
     def _event(self, ev: Event) -> None:
-        if isinstance(ev, WarningEvent):
+        if isinstance(ev, WarningEvent | GuardEvent):
             self.deliver(ev)
         elif isinstance(ev, AlertEvent) and ev.alert.active:
             info = self.engine.tally.sessions.get(ev.session)
@@ -210,6 +220,8 @@ class Feed:
             self.deliver(AlertRaised(ev.session, project, ev.alert))
 
     def _step(self, touched: set[ThreadKey]) -> None:
+        if self.guard is not None:
+            self.guard.tick(self.engine.alerts)
         now = self.clock()
         rep = build(self.engine.tally, Filter(), now, self.ws.settings.idle_after, only=touched)
         extras = {

@@ -12,18 +12,24 @@ from typing import Any, TextIO
 
 from agentwatch.core.detectors import signal as session_signal
 from agentwatch.core.events import Event
-from agentwatch.core.records import ThreadKey
+from agentwatch.core.guard import LoopGuard
+from agentwatch.core.records import Agent, ThreadKey
 from agentwatch.core.status import SessionStatus
 from agentwatch.core.summary import Filter, build
 from agentwatch.core.tally import Tally
 from agentwatch.infra.cwdwatch import tree_watches
 from agentwatch.infra.export import events_jsonl
 from agentwatch.infra.live import LiveEngine
+from agentwatch.infra.loopguard import GuardRunner
 from agentwatch.infra.workspace import Workspace
 
 
-def run_watch(ws: Workspace, since: float, out: TextIO) -> int:
-    """Run until SIGINT/SIGTERM or a closed stdout; returns the exit code (always 0)."""
+def run_watch(ws: Workspace, since: float, out: TextIO, guard: LoopGuard | None = None) -> int:
+    """Run until SIGINT/SIGTERM or a closed stdout; returns the exit code (always 0).
+
+    With a `guard` (`--on-loop suspend|kill`), a session whose loop outlasts the grace period
+    has its agent process signalled, reported as a `loop_action` event.
+    """
     done = threading.Event()
     lock = threading.Lock()
     held: list[Event] | None = []
@@ -75,6 +81,10 @@ def run_watch(ws: Workspace, since: float, out: TextIO) -> int:
         for ev in held or ():
             write(events_jsonl.event(ev))
         held = None
+        if guard is not None and guard.active:
+            claude = [r.path for r in ws.roots if r.source.agent is Agent.CLAUDE_CODE]
+            runner = GuardRunner(guard, emit, time.time, claude)
+            engine.on_step = lambda _touched: runner.tick(engine.alerts)
         engine.start()
         while not done.wait(0.5):
             pass

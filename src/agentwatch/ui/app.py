@@ -12,7 +12,8 @@ from textual.binding import Binding, BindingType
 from textual.command import Provider
 from textual.widgets import Footer, Input, Static
 
-from agentwatch.core.events import WarningEvent
+from agentwatch.core.events import GuardEvent, WarningEvent
+from agentwatch.core.guard import LoopGuard
 from agentwatch.core.status import SessionStatus
 from agentwatch.core.summary import SessionSummary
 from agentwatch.infra.config import save_theme
@@ -214,6 +215,13 @@ class AgentwatchApp(ProcessActions, App[None]):
             )
         elif isinstance(u, WarningEvent):
             self.notify(u.message, severity="warning", timeout=8)
+        elif isinstance(u, GuardEvent):
+            self.notify(
+                u.message,
+                title=f"On-loop guard: {u.action}",
+                severity="information" if u.ok else "error",
+                timeout=30,
+            )
         elif isinstance(u, AlertRaised):
             a = u.alert
             where = u.project or u.session.session_id[:8]
@@ -371,10 +379,11 @@ def make_app(
     clock: Callable[[], float] = time.time,
     feed: FeedFactory | None = None,
     theme: str | None = None,
+    guard: LoopGuard | None = None,
     **kw: Any,
 ) -> AgentwatchApp:
     """Build the app for the CLI (a real feed over `ws`) or for tests (an injected feed)."""
-    factory: FeedFactory = feed or (lambda deliver: Feed(ws, deliver, clock))
+    factory: FeedFactory = feed or (lambda deliver: Feed(ws, deliver, clock, guard=guard))
     return AgentwatchApp(
         factory,
         ws.searched,

@@ -9,6 +9,7 @@ from agentwatch.core.events import (
     AlertClearedEvent,
     AlertEvent,
     Event,
+    GuardEvent,
     StatusEvent,
     UsageEvent,
     WarningEvent,
@@ -59,5 +60,14 @@ def event(ev: Event) -> dict[str, Any]:
         return {**_head("alert", ev.ts, ev.session), **ev.alert.to_contract(iso_required)}
     if isinstance(ev, AlertClearedEvent):
         return {**_head("alert_cleared", ev.ts, ev.session), "alert_id": ev.alert_id}
+    if isinstance(ev, GuardEvent):
+        return {
+            **_head("loop_action", ev.ts, ev.session),
+            "alert_id": ev.alert_id,
+            "action": ev.action,
+            "pids": list(ev.pids),
+            "ok": ev.ok,
+            "message": ev.message,
+        }
     assert isinstance(ev, WarningEvent)
     return {"event": "warning", "ts": iso(ev.ts), "message": ev.message}
