@@ -370,3 +370,49 @@ async def test_detail_shows_recent_calls_changed_files_and_alert_evidence():
         recent = str(app.screen.query_one("#recent").render())
         assert "ERR Bash pytest -q" in recent
         assert "src/cart.py" in recent
+
+
+async def test_the_alert_panel_lists_open_alerts_worst_first_and_hides_when_they_end():
+    import dataclasses  # noqa: PLC0415
+
+    from agentwatch.ui.widgets.alerts import AlertsPanel  # noqa: PLC0415
+
+    a, b = summary(0, last=NOW, project="/w/shop-api"), summary(1, last=NOW, project="/w/blog")
+    app, feeds = make([a, b])
+
+    def alert(s: SessionSummary, aid: str, sev: Severity, reason: str) -> Alert:
+        key = ThreadKey(Agent.CLAUDE_CODE, s.session_id)
+        return Alert(aid, key, AlertKind.ERROR_LOOP, sev, NOW - 600, NOW - 500, None, reason, 1)
+
+    warn = alert(a, "w", Severity.WARNING, "`npm test` failed the same way 5 times")
+    crit = alert(b, "c", Severity.CRITICAL, "read src/big.py 9 times, no edit")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await loaded(pilot)
+        panel = app.query_one(AlertsPanel)
+        assert not panel.display  # nothing open: no panel
+        extras = {
+            a.session_id: SessionExtras((), (), (warn,)),
+            b.session_id: SessionExtras((), (), (crit,)),
+        }
+        feeds[0].deliver(Snapshot((a, b), HEAD, extras=extras))
+        await pilot.pause()
+        app.flush()
+        text = str(panel.render())
+        assert panel.display
+        assert "Alerts (2)" in text
+        assert text.index("critical") < text.index("warning")  # worst first
+        assert "blog" in text
+        assert "shop-api" in text
+        assert "10m" in text  # open for ten minutes
+        await pilot.press("a")
+        assert not panel.display
+        await pilot.press("a")
+        assert panel.display
+        ended = dataclasses.replace(crit, ended_at=NOW)
+        feeds[0].deliver(
+            Snapshot((b,), HEAD, extras={b.session_id: SessionExtras((), (), (ended,))})
+        )
+        await pilot.pause()
+        app.flush()
+        assert "Alerts (1)" in str(panel.render())
+        assert "blog" not in str(panel.render())

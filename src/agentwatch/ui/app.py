@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +37,7 @@ from agentwatch.ui.process_actions import ProcessActions
 from agentwatch.ui.screens.detail import DetailScreen
 from agentwatch.ui.screens.help import HelpScreen
 from agentwatch.ui.themes import APP_VARIABLES, DEFAULT_THEME, load_all
+from agentwatch.ui.widgets.alerts import AlertRow, AlertsPanel
 from agentwatch.ui.widgets.sessions import SORTS, SessionsTable, session_key
 
 FLUSH_INTERVAL = 0.25
@@ -86,6 +88,7 @@ class AgentwatchApp(ProcessActions, App[None]):
         Binding("k", "kill", "Kill", show=False),
         Binding("s", "suspend", "Suspend", show=False),
         Binding("e", "export", "Export", show=False),
+        Binding("a", "toggle_alerts", "Alerts", show=False),
         Binding("question_mark", "help", "Help"),
     ]
 
@@ -128,6 +131,7 @@ class AgentwatchApp(ProcessActions, App[None]):
         yield Static("agentwatch  loading…", id="headline")
         yield Input(placeholder="filter: project, session, model…", id="filter")
         yield SessionsTable(self._status_styles, id="sessions")
+        yield AlertsPanel(id="alerts")
         yield Static("", id="empty")
         yield Footer()
 
@@ -250,11 +254,28 @@ class AgentwatchApp(ProcessActions, App[None]):
                 table.apply(batch, now)
             self.flushes += 1
         self._show_headline(now)
+        self._show_alerts(table, now)
         empty = self.query_one("#empty", Static)
         if not table.sessions:
             empty.update(self._empty_text())
         empty.display = not table.sessions
         table.display = bool(table.sessions)
+
+    def _show_alerts(self, table: SessionsTable, now: float) -> None:
+        rows = []
+        for sid, extra in self.extras.items():
+            if not any(a.active for a in extra.alerts):
+                continue
+            s = next((x for x in table.sessions.values() if x.session_id == sid), None)
+            where = os.path.basename(s.project) if s is not None and s.project else sid[:8]
+            rows += [AlertRow(where, a) for a in extra.alerts if a.active]
+        self.query_one(AlertsPanel).show(rows, now)
+
+    def action_toggle_alerts(self) -> None:
+        panel = self.query_one(AlertsPanel)
+        panel.enabled = not panel.enabled
+        panel.display = panel.enabled and panel.count > 0
+        self.notify("Alert panel " + ("shown" if panel.enabled else "hidden") + ".", timeout=2)
 
     def _show_headline(self, now: float) -> None:
         h = self.headline

@@ -18,6 +18,7 @@ HELP = """[b]agentwatch[/b]: htop for AI coding agents
   /              filter            esc     clear the filter
   o / O          next sort / reverse the order
   g              group by project  h       hide idle sessions
+  a              show / hide the alert panel
 [b]Actions[/b]
   k kill   s suspend/resume   e export
   (they arrive with process control and exports)
