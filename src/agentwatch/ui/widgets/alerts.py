@@ -57,6 +57,7 @@ class AlertsPanel(Static):
             for r in open_rows
         )
         self.display = self.enabled and bool(open_rows)
+        key = ((str(self.size.width), "", "", 0), *key)
         if key == self._shown:
             return
         self._shown = key
@@ -64,14 +65,20 @@ class AlertsPanel(Static):
         n = len(open_rows)
         text.append(f"Alerts ({n})", style="bold")
         text.append("  enter on a session shows the evidence · a hides this panel\n", style="dim")
+        wide = self.size.width >= 120 or self.size.width == 0
         for i, r in enumerate(open_rows[:MAX_ROWS]):
             a = r.alert
             sev = "bold" if a.severity is Severity.CRITICAL else ""
-            text.append(f"{_MARK[a.severity]} {a.severity.value:<8} ", style=sev)
-            text.append(f"{r.where[:24]:<24} ", style="bold")
             sub = f" [{a.agent_id[:10]}]" if a.agent_id else ""
-            text.append(f"{a.kind.value:<11} {_age(now - a.started_at):>4} ")
-            text.append(f"{fmt.compact(a.tokens):>6} tok{sub}  ")
+            age = _age(now - a.started_at)
+            if wide:
+                text.append(f"{_MARK[a.severity]} {a.severity.value:<8} ", style=sev)
+                text.append(f"{r.where[:24]:<24} ", style="bold")
+                text.append(f"{a.kind.value:<11} {age:>4} {fmt.compact(a.tokens):>6} tok{sub}  ")
+            else:  # 80 columns: the reason matters most; it names the kind already
+                text.append(f"{_MARK[a.severity]}{a.severity.value[:4]} ", style=sev)
+                text.append(f"{r.where[:12]:<12} ", style="bold")
+                text.append(f"{age:>3} {fmt.compact(a.tokens):>5}{sub} ")
             text.append(a.reason)
             if i < min(n, MAX_ROWS) - 1:
                 text.append("\n")
