@@ -203,3 +203,24 @@ def test_save_theme_keeps_the_rest_of_the_file(tmp_path):
     assert (s.theme, s.idle_after, s.warnings) == ("high-contrast", 60.0, ())
     assert "m" in s.prices
     assert path.read_text().startswith("# mine\n")
+
+
+def test_guard_watch_and_bell_settings(tmp_path: Path) -> None:
+    s = load(
+        write(tmp_path, 'bell = true\nwatch_trees = 4\non_loop = "suspend"\non_loop_grace_s = 30\n')
+    )
+    assert s.warnings == ()
+    assert (s.bell, s.watch_trees, s.on_loop, s.on_loop_grace_s) == (True, 4, "suspend", 30.0)
+    d = Settings()
+    assert (d.bell, d.watch_trees, d.on_loop, d.on_loop_grace_s) == (False, 32, "notify", 60.0)
+
+
+def test_bad_guard_watch_and_bell_settings_are_reported_and_ignored(tmp_path: Path) -> None:
+    s = load(
+        write(tmp_path, 'bell = "yes"\nwatch_trees = -1\non_loop = "nuke"\non_loop_grace_s = "x"\n')
+    )
+    assert (s.bell, s.watch_trees, s.on_loop, s.on_loop_grace_s) == (False, 32, "notify", 60.0)
+    text = "\n".join(s.warnings)
+    for key in ("bell", "watch_trees", "on_loop must be one of notify, suspend, kill", "grace"):
+        assert key in text
+    assert len(s.warnings) == 4

@@ -33,6 +33,8 @@ class Settings:
     """Price overrides by model id."""
     export_dir: str | None = None
     """Where the TUI writes exports."""
+    bell: bool = False
+    """Ring the terminal bell when a loop alert starts (TUI)."""
     watch_trees: int = 32
     """Live sessions' working trees watched for file changes at once (0: none)."""
     on_loop: str = "notify"
@@ -89,6 +91,10 @@ def load(path: Path) -> Settings:
     export_dir = raw.get("export_dir")
     if export_dir is not None and not isinstance(export_dir, str):
         warnings.append(f"{path}: export_dir must be a string")
+    bell = raw.get("bell", False)
+    if not isinstance(bell, bool):
+        warnings.append(f"{path}: bell must be true or false")
+        bell = False
     trees = raw.get("watch_trees", 32)
     if type(trees) is not int or trees < 0:
         warnings.append(f"{path}: watch_trees must be an integer >= 0")
@@ -103,6 +109,7 @@ def load(path: Path) -> Settings:
         grace = 60.0
     return Settings(
         theme=theme,
+        bell=bell,
         watch_trees=trees,
         on_loop=on_loop,
         on_loop_grace_s=grace,

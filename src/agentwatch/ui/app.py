@@ -89,6 +89,8 @@ class AgentwatchApp(ProcessActions, App[None]):
         Binding("s", "suspend", "Suspend", show=False),
         Binding("e", "export", "Export", show=False),
         Binding("a", "toggle_alerts", "Alerts", show=False),
+        Binding("L", "leaderboard", "Leaderboard"),
+        Binding("d", "demo", "Demo", show=False),
         Binding("question_mark", "help", "Help"),
     ]
 
@@ -101,8 +103,15 @@ class AgentwatchApp(ProcessActions, App[None]):
         theme_dir: Path | None = None,
         theme_name: str = DEFAULT_THEME,
         save_theme: Callable[[str], None] | None = None,
+        banner: str | None = None,
+        offer_demo: bool = False,
     ) -> None:
         super().__init__()
+        self.banner = banner
+        """A line above everything (the demo says what it is)."""
+        self.offer_demo = offer_demo
+        """The empty state offers the demo (`d`); the caller runs it once `demo_requested`."""
+        self.demo_requested = False
         self._theme_dir = theme_dir
         self._theme_name = theme_name
         self._save_theme = save_theme
@@ -128,6 +137,8 @@ class AgentwatchApp(ProcessActions, App[None]):
         return dict(APP_VARIABLES)
 
     def compose(self) -> ComposeResult:
+        if self.banner:
+            yield Static(self.banner, id="banner", markup=False)
         yield Static("agentwatch  loading…", id="headline")
         yield Input(placeholder="filter: project, session, model…", id="filter")
         yield SessionsTable(self._status_styles, id="sessions")
@@ -226,6 +237,8 @@ class AgentwatchApp(ProcessActions, App[None]):
                 severity="information" if u.ok else "error",
                 timeout=30,
             )
+            if self.bell_on_alert:
+                self.bell()
         elif isinstance(u, AlertRaised):
             a = u.alert
             where = u.project or u.session.session_id[:8]
@@ -316,6 +329,11 @@ class AgentwatchApp(ProcessActions, App[None]):
             "Point agentwatch at other folders with --claude-dir PATH (repeatable) or the "
             "CLAUDE_CONFIG_DIR environment variable. New sessions appear here as soon as an "
             "agent writes its first line."
+        ) + (
+            "\n\n[b]Nothing to watch yet?[/b] Press [b]d[/b] for the demo: simulated agents in a "
+            "temporary folder, removed on exit (also `agentwatch demo`)."
+            if self.offer_demo
+            else ""
         )
 
     # ---- actions ------------------------------------------------------------------------------
@@ -394,6 +412,26 @@ class AgentwatchApp(ProcessActions, App[None]):
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
+    def action_demo(self) -> None:
+        """Leave, so the caller opens the demo (offered only while no session is found)."""
+        if self.offer_demo and not self.sessions_table().sessions:
+            self.demo_requested = True
+            self.exit()
+        elif self.offer_demo:
+            self.notify("The demo runs on its own: quit and run `agentwatch demo`.")
+
+    def action_leaderboard(self) -> None:
+        """The honest leaderboard over the sessions the live view holds."""
+        from agentwatch.ui.screens.leaderboard import LeaderboardScreen  # noqa: PLC0415
+
+        self.push_screen(
+            LeaderboardScreen(
+                lambda: list(self.sessions_table().sessions.values()),
+                lambda: {sid: e.alerts for sid, e in self.extras.items()},
+                self.clock,
+            )
+        )
+
 
 def make_app(
     ws: Workspace,
@@ -405,7 +443,7 @@ def make_app(
 ) -> AgentwatchApp:
     """Build the app for the CLI (a real feed over `ws`) or for tests (an injected feed)."""
     factory: FeedFactory = feed or (lambda deliver: Feed(ws, deliver, clock, guard=guard))
-    return AgentwatchApp(
+    app = AgentwatchApp(
         factory,
         ws.searched,
         clock,
@@ -414,3 +452,5 @@ def make_app(
         save_theme=lambda name: save_theme(ws.dirs.config_file, name),
         **kw,
     )
+    app.bell_on_alert = ws.settings.bell
+    return app
