@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from watchdog.observers import Observer
 
+from agentwatch.core.events import AlertClearedEvent
 from agentwatch.core.records import Agent, ThreadKey
 from agentwatch.core.tally import Tally
 from agentwatch.infra.cwdwatch import Ignore, TreeWatch, tree_watches
@@ -238,5 +239,47 @@ def test_a_shell_made_change_counts_as_progress_for_the_live_session(
             assert deadline_hits < 50
         paths = eng.activity.sessions[key].paths
         assert not any("node_modules" in p for p in paths)
+    finally:
+        eng.stop()
+
+
+def test_a_change_in_the_tree_ends_idle_burn_and_an_ignored_one_does_not(
+    claude_tree: ClaudeTree, tmp_path: Path
+) -> None:
+    proj = tmp_path / "burner"
+    proj.mkdir()
+    t = claude_tree.main("s-burn", cwd=str(proj))
+    t.user("keep going", ts(0))
+    for m in range(1, 8):  # 7 calls, 150k tokens each, no tool use, no change: idle burn
+        t.assistant(f"msg_{m}", f"req_{m}", usage(inp=10, out=50_000, cr=100_000), ts(m))
+    now = [datetime(2026, 2, 3, 10, 8, tzinfo=UTC).timestamp()]
+    events: queue.Queue[object] = queue.Queue()
+    eng = LiveEngine(
+        [Root(SOURCE, claude_tree.root)],
+        Tally(),
+        events.put,
+        clock=lambda: now[0],
+        tick=0.05,
+        trees=tree_watches(32, [claude_tree.root], clock=lambda: now[0]),
+    )
+    key = ThreadKey(Agent.CLAUDE_CODE, "s-burn")
+    try:
+        eng.open()
+        [alert] = [a for a in eng.alerts[key].values() if a.active]
+        assert alert.kind == "idle_burn"
+        eng.start()
+        touch(proj / ".venv" / "lib" / "site.py")
+        touch(proj / "dist" / "app.whl")
+        sentinel = touch(proj / "README.md", "# burner\n")  # a real change, after the noise
+        while True:
+            try:
+                ev = events.get(timeout=WAIT)
+            except queue.Empty:
+                pytest.fail("the idle-burn alert never cleared")
+            if isinstance(ev, AlertClearedEvent):
+                break
+        assert ev.alert_id == alert.alert_id
+        assert ev.session == key
+        assert eng.activity.sessions[key].paths == {sentinel}  # the noise never arrived
     finally:
         eng.stop()
