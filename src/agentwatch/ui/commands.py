@@ -60,6 +60,7 @@ class ActionCommands(Provider):
         ("Group by project", "group"),
         ("Hide idle sessions", "hide_idle"),
         ("Filter sessions", "filter"),
+        ("Show the leaderboard (tokens and what they produced)", "leaderboard"),
         ("Show the keys (help)", "help"),
     )
 
