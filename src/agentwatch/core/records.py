@@ -38,7 +38,12 @@ class ThreadKey(NamedTuple):
 
 
 class UsageRecord(msgspec.Struct, frozen=True, gc=False):
-    """One logged API call (or one streamed copy of it) with its exact token counts."""
+    """One logged API call (or one streamed copy of it) with its exact token counts.
+
+    By default the largest usage seen for a key wins (streamed copies only grow). A source whose
+    log re-writes a call with its current state (Gemini: the last record per message id wins)
+    sets `replace`, and the tally then takes this record's counts even when they are smaller.
+    """
 
     thread: ThreadKey
     """Where the line was found."""
@@ -56,6 +61,22 @@ class UsageRecord(msgspec.Struct, frozen=True, gc=False):
     """The API request id, for events and matching."""
     flagged: bool = False
     """True when a usage field was missing, null or mistyped and read as 0."""
+    replace: bool = False
+    """True when this record is the call's current state: it wins even when smaller."""
+
+
+class UsageRetract(msgspec.Struct, frozen=True, gc=False):
+    """A call the log took back (a Gemini rewind, a message gone from a rewritten file).
+
+    The tally removes the call with this key; its sums move by a negative delta.
+    """
+
+    thread: ThreadKey
+    """The thread whose log took it back."""
+    key: tuple[str, ...]
+    """The call's dedup key, as its `UsageRecord` gave it."""
+    ts: float | None = None
+    """When it was taken back, if the log says."""
 
 
 class ThreadSeen(msgspec.Struct, frozen=True, gc=False):
@@ -141,7 +162,7 @@ class HumanTurn(msgspec.Struct, frozen=True, gc=False, tag=True):
     """When."""
 
 
-Record = UsageRecord | ThreadSeen | SubagentLink | ToolCall | ToolResult | HumanTurn
+Record = UsageRecord | UsageRetract | ThreadSeen | SubagentLink | ToolCall | ToolResult | HumanTurn
 
 ActivityRecord = ToolCall | ToolResult | HumanTurn
 """What the activity model keeps (and the index persists): tagged, so a list of them decodes."""

@@ -16,6 +16,7 @@ from agentwatch.core.records import (
     ToolCall,
     ToolResult,
     UsageRecord,
+    UsageRetract,
 )
 from agentwatch.core.tokens import Tokens
 
@@ -114,14 +115,14 @@ class SessionInfo:
 
 @dataclass(frozen=True, slots=True)
 class UsageChange:
-    """A thread's sums changed because a call was added, grew or moved."""
+    """A thread's sums changed because a call was added, grew, shrank, moved or was retracted."""
 
     thread: ThreadKey
     """The thread whose sums changed."""
     call: Call
     """The call involved (its current state)."""
     delta: Tokens
-    """Change to the thread's tokens (negative when a call moved away)."""
+    """Change to the thread's tokens (negative when a call moved away, shrank or was retracted)."""
 
 
 ChangeListener = Callable[[UsageChange], None]
@@ -132,7 +133,8 @@ class Tally:
 
     Counting rules of FORMATS.md: one call per key, the largest usage wins (C3) and later
     growth is a delta; keys are global across files (C4) and credited to the earliest session.
-    Not thread-safe by design: one writer owns it.
+    Records marked `replace` set a call's usage outright (last record wins, so a delta can be
+    negative) and `UsageRetract` removes a call. Not thread-safe by design: one writer owns it.
     """
 
     def __init__(self, price: PriceLookup = no_prices, on_change: ChangeListener | None = None):
@@ -179,6 +181,8 @@ class Tally:
         for rec in records:
             if isinstance(rec, UsageRecord):
                 self._usage(rec)
+            elif isinstance(rec, UsageRetract):
+                self._retract(rec)
             elif isinstance(rec, ThreadSeen):
                 self._seen(rec)
             elif isinstance(rec, SubagentLink):
@@ -314,9 +318,12 @@ class Tally:
             self.calls[rec.key] = call
             self._credit(call, +1)
             return
-        grew = rec.tokens.total > call.tokens.total
+        if rec.replace:
+            changed = (rec.tokens, rec.model, rec.ts) != (call.tokens, call.model, call.ts)
+        else:
+            changed = rec.tokens.total > call.tokens.total
         new_thread = rec.thread not in call.threads
-        if not grew and not new_thread:
+        if not changed and not new_thread:
             return
         before_owner, before_tokens = call.owner, call.tokens
         self._credit(call, -1, emit=False)
@@ -324,11 +331,19 @@ class Tally:
             call.threads = (*call.threads, rec.thread)
             self._contest(call)
             call.owner = min(call.threads, key=self._thread_rank)
-        if grew:
+        if changed:
             call.tokens, call.model, call.ts = rec.tokens, rec.model, rec.ts
             call.cost, call.estimate = self._cost(rec.model, rec.ts, rec.tokens)
         self._credit(call, +1, emit=False)
         self._emit_move(call, before_owner, before_tokens)
+
+    def _retract(self, rec: UsageRetract) -> None:
+        call = self.calls.pop(rec.key, None)
+        if call is None:
+            return
+        for sk in {t.main for t in call.threads}:
+            self._contested.get(sk, set()).discard(call.key)
+        self._credit(call, -1)
 
     # ---- helpers ----------------------------------------------------------------------------
     def _contest(self, call: Call) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import os
 from collections import Counter
 from collections.abc import Iterator
@@ -19,6 +20,9 @@ from agentwatch.sources.base import FileRole, FileSpec, LineParser, Source
 from agentwatch.sources.registry import by_agent
 
 MAX_SIDECAR = 1_000_000
+MAX_DOCUMENT = 512 * 1024 * 1024
+"""A whole-file log larger than this is cut there (and then cannot parse)."""
+MAX_CONTEXT = 64 * 1024
 ACTIVITY = msgspec.msgpack.Decoder(list[ActivityRecord])
 """Decodes a persisted list of activity records (they are tagged structs)."""
 
@@ -150,10 +154,15 @@ def discover(root: Root, start: Path | None = None) -> Iterator[tuple[str, FileS
             if rel:
                 LOG.warning("cannot list %s: %s", folder, exc)
             continue
+        names: set[str] | None = None
         for entry in entries:
             parts = (*rel, entry.name)
             spec = root.source.classify(parts)
             if spec is not None:
+                if spec.replaced_by is not None:
+                    names = names if names is not None else {e.name for e in entries}
+                    if spec.replaced_by in names:
+                        continue  # superseded by its sibling, which is read instead
                 yield entry.path, spec
                 continue
             try:
@@ -199,6 +208,7 @@ class TrackedFile:
             c.mtime_ns,
             self.sidecar_mtime,
             self.parser.state() if self.parser is not None else None,
+            self.spec.whole,
         ]
 
     @classmethod
@@ -207,7 +217,7 @@ class TrackedFile:
         source = by_agent(v[1])
         if source is None:
             return None
-        spec = FileSpec(FileRole(v[2]), v[3], v[4])
+        spec = FileSpec(FileRole(v[2]), v[3], v[4], whole=v[15])
         cursor = FileCursor(v[0], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12])
         f = cls(source, v[0], spec, cursor, None, v[13])
         if v[14] is not None:
@@ -220,13 +230,21 @@ class TrackedFile:
         if self.spec.role is FileRole.META:
             return self._sidecar(stats)
         if self.parser is None:
-            self.parser = self.source.parser(self.path, self.spec)
+            self.parser = self._new_parser()
         ps = self.parser.stats
         skipped, coerced, lines = Counter(ps.skipped), ps.coerced, ps.lines
         out: list[Record] = []
-        for batch in self.cursor.read_lines(on_reset=self._reset):
-            stats.bytes += sum(map(len, batch)) + len(batch)
-            out.extend(self.parser.feed(batch))
+        if self.spec.whole:
+            data = self.cursor.read_whole(MAX_DOCUMENT)
+            if data is not None:
+                stats.bytes += len(data)
+                out = self.parser.feed([data])
+                if ps.unreadable:
+                    LOG.info("%s: not read this time (%s)", self.path, ps.unreadable)
+        else:
+            for batch in self.cursor.read_lines(on_reset=self._reset):
+                stats.bytes += sum(map(len, batch)) + len(batch)
+                out.extend(self.parser.feed(batch))
         stats.activity.extend(r for r in out if isinstance(r, ToolCall | ToolResult | HumanTurn))
         ps = self.parser.stats  # a reset replaced the parser
         stats.lines += max(0, ps.lines - lines)
@@ -238,13 +256,30 @@ class TrackedFile:
         return out
 
     def finish(self, stats: ScanStats) -> None:
-        """One-shot reads end here: an unterminated last line will not be completed."""
+        """One-shot reads end here: an unterminated last line will not be completed, and a
+        whole document that did not parse (half-written, perhaps) will not be retried."""
         if self.cursor.pending:
             stats.skipped_lines["unterminated last line"] += 1
+        if self.parser is not None and self.parser.stats.unreadable:
+            stats.skipped_files[self.path] = self.parser.stats.unreadable
+
+    def _new_parser(self) -> LineParser:
+        """A parser for the file, given the text of the context file its source asks for."""
+        spec = self.spec
+        find = getattr(self.source, "context_file", None)
+        ctx = find(self.path) if find is not None else None
+        if ctx:
+            try:
+                with open(ctx, "rb") as fh:
+                    text = fh.read(MAX_CONTEXT).decode("utf-8", "replace")
+            except OSError:
+                text = ""
+            spec = dataclasses.replace(spec, context=text or None)
+        return self.source.parser(self.path, spec)
 
     def _reset(self) -> None:
         # The file shrank or was replaced: parse it again from scratch (dedup absorbs repeats).
-        self.parser = self.source.parser(self.path, self.spec)
+        self.parser = self._new_parser()
 
     def _sidecar(self, stats: ScanStats) -> list[Record]:
         st = os.stat(self.path)

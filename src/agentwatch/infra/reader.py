@@ -37,6 +37,33 @@ class FileCursor:
         """True when a stat shows the file as it was at the last read."""
         return (st.st_ino, st.st_size, st.st_mtime_ns) == (self.ino, self.size, self.mtime_ns)
 
+    def read_whole(self, limit: int) -> bytes | None:
+        """The whole file, or None when a stat shows it as it was at the last read (a document
+        re-written in place is read again in full, never tailed). Reads at most `limit` bytes.
+
+        Raises OSError (missing, unreadable, a directory) for the caller to report.
+        """
+        fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            st = os.fstat(fd)
+            if self.ino and (self.dev, self.ino) == (st.st_dev, st.st_ino) and self.unchanged(st):
+                return None
+            chunks: list[bytes] = []
+            pos = 0
+            while pos < limit:
+                data = os.pread(fd, min(CHUNK * 8, limit - pos), pos)
+                if not data:
+                    break
+                chunks.append(data)
+                pos += len(data)
+        finally:
+            os.close(fd)
+        # The stat from before the read: a write that lands during it changes size or time.
+        self.dev, self.ino = st.st_dev, st.st_ino
+        self.size, self.mtime_ns = st.st_size, st.st_mtime_ns
+        self.offset, self.pending, self.tail = pos, 0, b""
+        return b"".join(chunks)
+
     def read_lines(
         self, chunk: int = CHUNK, on_reset: Callable[[], None] | None = None
     ) -> Iterator[list[bytes]]:

@@ -20,7 +20,7 @@ from agentwatch.infra.files import TrackedFile
 from agentwatch.infra.paths import AppDirs, app_dirs
 from agentwatch.infra.prices import PriceBook, data_version
 from agentwatch.infra.scan import Progress, Root, ScanStats, refresh, scan, scan_files
-from agentwatch.sources import claude_code, codex
+from agentwatch.sources import claude_code, codex, gemini
 from agentwatch.sources.base import Source
 
 
@@ -157,7 +157,7 @@ class Workspace:
         return {k: v for k, v in out.items() if k in wanted}
 
 
-SOURCES: Sequence[Source] = (claude_code.SOURCE, codex.SOURCE)
+SOURCES: Sequence[Source] = (claude_code.SOURCE, codex.SOURCE, gemini.SOURCE)
 
 
 def _pick(
@@ -192,9 +192,6 @@ def open_workspace(
     home = Path.home() if home is None else home
     dirs = app_dirs(config_dir=opts.config_dir, cache_dir=opts.cache_dir, env=env)
     applog.setup(dirs.log_file)
-    for v in opts.gemini_dirs:
-        if not Path(v).expanduser().is_dir():
-            raise InvalidUsageError(f"--gemini-dir {v}: no such directory")
     settings = config.load(dirs.config_file)
     thresholds, problems = Thresholds.from_config(settings.thresholds)
     roots: list[Root] = []
@@ -202,6 +199,7 @@ def open_workspace(
     for source, flags, flag_name in (
         (claude_code.SOURCE, opts.claude_dirs, "--claude-dir"),
         (codex.SOURCE, opts.codex_dirs, "--codex-dir"),
+        (gemini.SOURCE, opts.gemini_dirs, "--gemini-dir"),
     ):
         found, candidates = _pick(source, flags, env, home, flag_name)
         roots += [Root(source, p) for p in found]
@@ -215,7 +213,5 @@ def open_workspace(
         thresholds=thresholds,
         no_cache=opts.no_cache,
     )
-    if opts.gemini_dirs:
-        ws.ignored.append("Gemini logs are not read yet (coming with their source)")
     ws.notes.extend(f"{dirs.config_file}: {p}" for p in problems)
     return ws

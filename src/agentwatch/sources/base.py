@@ -35,6 +35,15 @@ class FileSpec:
     """The session the path names, if it names one."""
     agent_id: str | None = None
     """The sub-agent the path names, if it names one."""
+    whole: bool = False
+    """The file is one document rewritten in place (Gemini's legacy `session-*.json`): it is
+    read whole on every change, never tailed; its parser gets the document as one item."""
+    replaced_by: str | None = None
+    """A sibling file name that, once it exists, carries this file's content on (a legacy
+    Gemini session resumed as `.jsonl`): the file is then no longer read."""
+    context: str | None = None
+    """The text of the small file the source's `context_file` names (Gemini's
+    `.project_root`), read by infra before the parser is made; None when there is none."""
 
 
 @dataclass(slots=True)
@@ -49,6 +58,9 @@ class ParseStats:
     """Fields that were missing, null or mistyped and read as 0."""
     bad_lines: list[tuple[int, str]] = field(default_factory=list)
     """The first few skipped lines: (line number, reason), for the log."""
+    unreadable: str | None = None
+    """Why the last whole document (`FileSpec.whole`) could not be parsed, perhaps because it
+    was caught half-written; None once it parses. The parser keeps its previous state."""
 
     def skip(self, line_no: int, reason: str) -> None:
         """Count a skipped line."""
@@ -68,7 +80,11 @@ class LineParser(Protocol):
     stats: ParseStats
 
     def feed(self, lines: Iterable[bytes]) -> list[Record]:
-        """Parse complete lines (without their newline) that follow the ones fed before."""
+        """Parse complete lines (without their newline) that follow the ones fed before.
+
+        For a `FileSpec.whole` file each call gets the whole current document as one item,
+        and returns what changed since the last document it parsed.
+        """
         ...
 
     def state(self) -> dict[str, Any]:
@@ -156,7 +172,12 @@ def digest(data: bytes) -> str:
 
 
 class Source(Protocol):
-    """A pluggable agent source: path rules and parsers, no I/O of its own."""
+    """A pluggable agent source: path rules and parsers, no I/O of its own.
+
+    Optional members, looked up by infra when present: `top_dirs` (the only first-level folders
+    to walk and watch) and `context_file(path) -> str | None` (a small file whose text infra
+    reads into `FileSpec.context` before making a parser for `path`).
+    """
 
     agent: Any
     """The `Agent` it reads."""

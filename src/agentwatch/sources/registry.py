@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from agentwatch.sources import claude_code, codex
+from agentwatch.sources import claude_code, codex, gemini
 from agentwatch.sources.base import Source
 
 SOURCES: dict[str, Source] = {
-    str(source.agent): source for source in (claude_code.SOURCE, codex.SOURCE)
+    str(source.agent): source for source in (claude_code.SOURCE, codex.SOURCE, gemini.SOURCE)
 }
 
 
