@@ -1,21 +1,53 @@
-"""The session detail screen: timeline, models, sub-agents, activity and files."""
+"""The session detail screen: timeline, models, sub-agents, activity, context and files."""
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.markup import escape
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Sparkline, Static
+from textual.worker import Worker, WorkerState
 
+from agentwatch.core.alerts import AlertKind, fmt_tokens
+from agentwatch.core.context import Attribution, reread_tokens
+from agentwatch.core.status import SessionStatus
 from agentwatch.core.summary import SessionSummary
+from agentwatch.infra.applog import LOG
+from agentwatch.infra.context import (
+    SUPPORTED,
+    ContextReport,
+    ContextTracker,
+    describe,
+    logs_from_paths,
+)
 from agentwatch.infra.feed import SessionExtras
+from agentwatch.infra.tokenizer import TokenizerError
 from agentwatch.ui import format as fmt
 from agentwatch.ui.widgets.sessions import fmt_model
+
+CONTEXT_REFRESH = 2.0
+"""Seconds between context re-reads while the session is live (only appended bytes are read)."""
+
+ContextFactory = Callable[[SessionSummary], ContextTracker | str]
+"""Builds a session's context tracker, or says in one line why there is none."""
+
+
+def default_context(s: SessionSummary) -> ContextTracker | str:
+    """A tracker over the session's log files that still exist (a few stat calls)."""
+    if s.agent not in SUPPORTED:
+        return f"Context estimates are not available for {s.agent} yet."
+    logs = [f for f in logs_from_paths(s.agent, s.session_id, s.files) if os.path.exists(f.path)]
+    if not logs:
+        return "No log file of this session is left to read."
+    return ContextTracker(s.agent, logs)
 
 
 class DetailScreen(Screen[None]):
@@ -29,12 +61,22 @@ class DetailScreen(Screen[None]):
     ]
 
     def __init__(
-        self, session: SessionSummary, now: float, extras: SessionExtras | None = None
+        self,
+        session: SessionSummary,
+        now: float,
+        extras: SessionExtras | None = None,
+        context: ContextFactory = default_context,
     ) -> None:
         super().__init__()
         self.session = session
         self.now = now
         self.extras = extras
+        self._make_context = context
+        self.context_refresh = CONTEXT_REFRESH
+        """Seconds between context re-reads while the session is live."""
+        self._tracker: ContextTracker | None = None
+        self.attribution: Attribution | None = None
+        """The latest context estimates, once the first have been made."""
 
     def compose(self) -> ComposeResult:
         s = self.session
@@ -70,6 +112,8 @@ class DetailScreen(Screen[None]):
             )
             yield Static(self._alerts_text(), id="alerts", classes="section")
             yield Static(self._recent_text(), id="recent", classes="muted")
+            yield Static("Context (est.)", classes="section")
+            yield Static("", id="context", classes="muted")
             yield Static("Log files:\n" + "\n".join(s.files), id="files", classes="muted")
         yield Footer()
 
@@ -84,6 +128,12 @@ class DetailScreen(Screen[None]):
             ev = ", ".join(f"{k}={v}" for k, v in a.evidence.items() if not k.endswith("_at"))
             if ev:
                 lines.append(f"    [dim]{escape(ev[:300])}[/dim]")
+            files = a.evidence.get("files")
+            if a.kind is AlertKind.REREAD_LOOP and self.attribution and isinstance(files, dict):
+                est = reread_tokens(self.attribution, files)
+                if est is not None:
+                    said = f"the re-reads put ~{fmt_tokens(est)} tokens est. into the context"
+                    lines.append(f"    [dim]{said}[/dim]")
         return "\n".join(lines)
 
     def _recent_text(self) -> str:
@@ -117,11 +167,61 @@ class DetailScreen(Screen[None]):
             )
         subs = self.query_one("#subagents", DataTable)
         subs.add_columns("Sub-agent", "Type", "Tokens", "Cost")
+        subs.add_column("Output", key="output")
         for sub in self.session.subagents:
             subs.add_row(
                 sub.agent_id,
                 sub.agent_type or "-",
                 f"{sub.account.tokens.total:,}",
                 fmt.cost(sub.account),
+                f"{sub.account.tokens.output:,}",
+                key=sub.agent_id,
             )
         self.sub_title = time.strftime("%H:%M:%S", time.localtime(self.now))
+        made = self._make_context(self.session)
+        box = self.query_one("#context", Static)
+        if isinstance(made, str):
+            box.update(escape(made))
+            return
+        self._tracker = made
+        box.update(f"Estimating with tiktoken {escape(made.encoding)}…")
+        self._estimate()
+
+    # ---- context estimates (a worker thread; the tracker reads only appended bytes) ------------
+    @work(thread=True, exclusive=True, exit_on_error=False, group="context")
+    def _estimate(self) -> ContextReport:
+        assert self._tracker is not None
+        return self._tracker.update()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group != "context":
+            return
+        box = self.query_one("#context", Static)
+        if event.state is WorkerState.ERROR:
+            err = worker.error
+            if not isinstance(err, TokenizerError):  # a bug: the traceback goes to our log
+                LOG.error("context estimates failed", exc_info=err)
+            box.update(f"No estimates: {escape(str(err))}")
+        elif event.state is WorkerState.SUCCESS and isinstance(worker.result, ContextReport):
+            self._show(worker.result)
+            if self._live:
+                self.set_timer(self.context_refresh, self._estimate)  # re-armed: no overlap
+
+    @property
+    def _live(self) -> bool:
+        return self.session.status in (SessionStatus.ACTIVE, SessionStatus.LOOPING)
+
+    def _show(self, rep: ContextReport) -> None:
+        att = self.attribution = rep.attribution
+        lines = [escape(line) for line in describe(rep, live=self._live)]
+        how = f"Counted with tiktoken {escape(rep.encoding)}; never part of the exact totals."
+        lines.append(f"[dim]{how}[/dim]")
+        self.query_one("#context", Static).update("\n".join(lines))
+        self.query_one("#alerts", Static).update(self._alerts_text())
+        subs = self.query_one("#subagents", DataTable)
+        logged = {sub.agent_id: sub.account.tokens.output for sub in self.session.subagents}
+        for t in att.threads:
+            if t.agent_id in logged and t.unfinished:
+                text = f"{logged[t.agent_id]:,} (~{fmt_tokens(t.corrected_output)} est.)"
+                subs.update_cell(t.agent_id, "output", text, update_width=True)
