@@ -183,6 +183,8 @@ class TrackedFile:
     cursor: FileCursor
     parser: LineParser | None = None
     sidecar_mtime: int = -1
+    saved: Any = None
+    """Parser state from the index, restored on the first read (most files never change)."""
 
     @classmethod
     def new(cls, source: Source, path: str, spec: FileSpec) -> TrackedFile:
@@ -207,7 +209,7 @@ class TrackedFile:
             c.size,
             c.mtime_ns,
             self.sidecar_mtime,
-            self.parser.state() if self.parser is not None else None,
+            self.parser.state() if self.parser is not None else self.saved,
             self.spec.whole,
         ]
 
@@ -219,18 +221,19 @@ class TrackedFile:
             return None
         spec = FileSpec(FileRole(v[2]), v[3], v[4], whole=v[15])
         cursor = FileCursor(v[0], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12])
-        f = cls(source, v[0], spec, cursor, None, v[13])
-        if v[14] is not None:
-            f.parser = source.parser(f.path, spec)
-            f.parser.restore(v[14])
-        return f
+        return cls(source, v[0], spec, cursor, None, v[13], v[14])
 
     def read(self, stats: ScanStats) -> list[Record]:
         """Records from the bytes appended since the last read. Raises OSError."""
         if self.spec.role is FileRole.META:
             return self._sidecar(stats)
         if self.parser is None:
-            self.parser = self._new_parser()
+            if self.saved is not None:
+                self.parser = self.source.parser(self.path, self.spec)
+                self.parser.restore(self.saved)
+                self.saved = None
+            else:
+                self.parser = self._new_parser()
         ps = self.parser.stats
         skipped, coerced, lines = Counter(ps.skipped), ps.coerced, ps.lines
         out: list[Record] = []
