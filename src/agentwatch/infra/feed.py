@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from agentwatch.core.activity import DEFAULT_RETENTION_S
@@ -129,10 +129,13 @@ class Feed:
         clock: Callable[[], float] = time.time,
         tick: float = 1.0,
         guard: LoopGuard | None = None,
+        processes: Callable[[], Sequence[AgentProcess]] | None = None,
     ) -> None:
         self.ws = ws
         self.deliver = deliver
         self.clock = clock
+        self.processes = processes
+        """Where agent processes come from (default: discovery over the real process table)."""
         self._stop = threading.Event()
         self.engine = LiveEngine(
             ws.roots,
@@ -172,7 +175,7 @@ class Feed:
         table = procs.PsutilTable()
         while not self._stop.is_set():
             try:
-                found = procs.discover(table, claude)
+                found = self.processes() if self.processes else procs.discover(table, claude)
             except Exception:  # noqa: BLE001 (keep polling; a bug is logged once per pass)
                 LOG.exception("process pass failed")
             else:
