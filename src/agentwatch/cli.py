@@ -9,20 +9,26 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import tzinfo
+from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
-import msgspec
 
 from agentwatch import __version__
+from agentwatch.core.groups import GroupBy, group_report
 from agentwatch.core.guard import GuardAction, LoopGuard
 from agentwatch.core.records import Agent, ThreadKey
 from agentwatch.core.summary import Filter, build
 from agentwatch.core.tally import Tally
 from agentwatch.core.when import parse_when
 from agentwatch.infra.applog import LOG
-from agentwatch.infra.export import json_report, table
+from agentwatch.infra.export.model import Export
+from agentwatch.infra.export.palette import load_palette
+from agentwatch.infra.export.render import FORMATS, TEXT_FORMATS
+from agentwatch.infra.export.render import render as render_export
+from agentwatch.infra.export.text import read_session_text
+from agentwatch.infra.export.write import OutputError, OutputExistsError, write_atomic
 from agentwatch.infra.scan import ScanStats
 from agentwatch.infra.workspace import InvalidUsageError, Options, Workspace, open_workspace
 
@@ -208,7 +214,10 @@ def _tui(
     from agentwatch.ui.app import make_app  # noqa: PLC0415 (Textual only for the TUI)
 
     prepare_workers()
-    make_app(ws, theme=theme, guard=_guard(ws, on_loop, on_loop_grace)).run()
+    app = make_app(ws, theme=theme, guard=_guard(ws, on_loop, on_loop_grace), offer_demo=True)
+    app.run()
+    if app.demo_requested:  # `d` in the empty state: nothing here yet, so show the demo
+        cli_demo.run_demo(theme)
 
 
 def _filter(
@@ -257,7 +266,18 @@ def _filter(
 @common_options
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default=None, help="Output format."
+    "--format",
+    "fmt",
+    type=click.Choice(list(FORMATS)),
+    default=None,
+    help="Output format (default: table).",
+)
+@click.option("--output", "-o", metavar="FILE", help="Write to FILE (atomically, mode 0600).")
+@click.option("--force", is_flag=True, help="Replace an existing --output file.")
+@click.option(
+    "--by",
+    type=click.Choice([g.value for g in GroupBy]),
+    help="Also group tokens and cost by session, project, day (in --tz) or model.",
 )
 @click.option("--since", metavar="WHEN", help="Calls at or after: YYYY-MM-DD, ISO time, or 7d.")
 @click.option("--until", metavar="WHEN", help="Calls before: YYYY-MM-DD, ISO time, or 12h.")
@@ -265,13 +285,22 @@ def _filter(
 @click.option("--session", metavar="ID", help="One session: exact id or unique prefix (>= 6).")
 @click.option("--agent", type=click.Choice([a.value for a in Agent]), help="Only this agent.")
 @click.option("--model", metavar="TEXT", help="Calls whose model contains TEXT.")
-@click.option("--tz", metavar="ZONE", help="Time zone for dates (default: local).")
+@click.option("--tz", metavar="ZONE", help="Time zone for dates and days (default: local).")
+@click.option(
+    "--include-text",
+    is_flag=True,
+    help="Add prompts, replies and tool inputs/outputs (json, md, html), secrets redacted.",
+)
+@click.option("--no-redact", is_flag=True, help="With --include-text: do not redact secrets.")
 @click.pass_context
 def report(
     ctx: click.Context,
     /,
     as_json: bool = False,
     fmt: str | None = None,
+    output: str | None = None,
+    force: bool = False,
+    by: str | None = None,
     since: str | None = None,
     until: str | None = None,
     project: str | None = None,
@@ -279,9 +308,25 @@ def report(
     agent: str | None = None,
     model: str | None = None,
     tz: str | None = None,
+    include_text: bool = False,
+    no_redact: bool = False,
     **common: Any,
 ) -> None:
-    """One-shot summary of every session: tokens by kind, cost, sub-agents."""
+    """One-shot summary of every session: tokens by kind, cost, sub-agents.
+
+    Formats: table (default), json (the scripting contract), csv, md (to paste into a pull
+    request) and html (one self-contained page). Prompts and tool text are never exported
+    unless --include-text is given.
+    """
+    fmt = _report_format(as_json, fmt)
+    if no_redact and not include_text:
+        raise click.UsageError("--no-redact only applies with --include-text")
+    if include_text and fmt not in TEXT_FORMATS:
+        raise click.UsageError("--include-text needs --format json, md or html")
+    target = Path(output).expanduser() if output and output != "-" else None
+    if target is not None and not force and (target.exists() or target.is_symlink()):
+        click.echo(f"agentwatch: {target} exists; use --force to replace it", err=True)
+        ctx.exit(1)
     ws = _workspace(_options(ctx, common))
     zone = _tz(tz)
     tally, stats = _load(ws)
@@ -290,21 +335,67 @@ def report(
     rep = build(tally, flt, now, ws.settings.idle_after)
     keys = [ThreadKey(s.agent, s.session_id) for s in rep.sessions]
     signals = ws.signals(tally, stats, keys, now)
-    if as_json or fmt == "json":
-        doc = json_report.report(rep, stats, now, signals)
-        data = msgspec.json.format(msgspec.json.encode(doc), indent=2)
-        sys.stdout.buffer.write(data + b"\n")
-        sys.stdout.flush()
-        return
-    if not rep.sessions:
+    grouping = GroupBy(by) if by else None
+    groups = None
+    if grouping is not None:
+        groups = group_report(
+            rep, grouping, tally.calls.values() if grouping.needs_calls else (), flt, zone
+        )
+    texts = None
+    if include_text:
+        texts = {
+            k: read_session_text(s.agent, s.files, do_redact=not no_redact)
+            for k, s in zip(keys, rep.sessions, strict=True)
+        }
+    doc = Export(
+        rep,
+        now,
+        signals,
+        stats,
+        groups,
+        texts,
+        redacted=not no_redact,
+        tz=zone,
+        scope=_scope(
+            since=since, until=until, project=project, session=session, agent=agent, model=model
+        ),
+    )
+    if fmt == "table" and target is None and not rep.sessions:
         where = ", ".join(str(p) for p in ws.searched) or "(none)"
         click.echo(f"No sessions found. Searched: {where}")
         click.echo("Point agentwatch elsewhere with --claude-dir PATH or CLAUDE_CONFIG_DIR.")
+        _skipped_note(stats, ws)
+        return
+    palette = load_palette(ws.settings.theme, ws.dirs.config / "themes") if fmt == "html" else None
+    width = shutil.get_terminal_size((160, 24)).columns if target is None else 160
+    data = render_export(fmt, doc, palette, width)
+    if target is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
     else:
-        width = shutil.get_terminal_size((160, 24)).columns
-        table.render(rep, width, sys.stdout.write)
-        table.render_alerts(rep, signals, sys.stdout.write)
-    _skipped_note(stats, ws)
+        try:
+            written = write_atomic(target, data, force=force)
+        except (OutputExistsError, OutputError) as exc:
+            click.echo(f"agentwatch: {exc}", err=True)
+            ctx.exit(1)
+        click.echo(f"agentwatch: wrote {written} ({len(rep.sessions)} sessions, {fmt})", err=True)
+    if texts is not None and not no_redact:
+        n = sum(t.secrets for t in texts.values())
+        if n:
+            click.echo(f"agentwatch: redacted {n} secret(s) from the exported text", err=True)
+    if fmt != "json":
+        _skipped_note(stats, ws)
+
+
+def _report_format(as_json: bool, fmt: str | None) -> str:
+    if as_json and fmt not in (None, "json"):
+        raise click.UsageError(f"--json and --format {fmt} disagree; give one of them")
+    return "json" if as_json else (fmt or "table")
+
+
+def _scope(**given: str | None) -> str:
+    """The filters in words, for the exported documents' headers."""
+    return ", ".join(f"{k} {v}" for k, v in given.items() if v)
 
 
 @cli.command()
@@ -448,4 +539,4 @@ def _quiet_stdout() -> None:
 
 
 # Other commands live in their own modules; importing one registers its commands on `cli`.
-from agentwatch import cli_board, cli_demo, cli_procs  # noqa: E402, F401
+from agentwatch import cli_board, cli_context, cli_demo, cli_procs  # noqa: E402, F401

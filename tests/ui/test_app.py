@@ -211,7 +211,6 @@ async def test_empty_state_names_the_folders_searched():
     [
         ("k", "No running agent process"),
         ("s", "No running agent process"),
-        ("e", "not available yet"),
     ],
 )
 async def test_actions_without_a_process_or_not_built_yet_say_so(key, says):
@@ -416,3 +415,23 @@ async def test_the_alert_panel_lists_open_alerts_worst_first_and_hides_when_they
         app.flush()
         assert "Alerts (1)" in str(panel.render())
         assert "blog" not in str(panel.render())
+
+
+async def test_keys_typed_in_one_burst_after_slash_land_in_the_filter():
+    from textual import events  # noqa: PLC0415
+    from textual.widgets import Input  # noqa: PLC0415
+
+    sessions = [summary(i, last=NOW - i, project=p) for i, p in enumerate(["/w/shop", "/w/blog"])]
+    app, _ = make(sessions)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await loaded(pilot)
+        # One read from the terminal: every key is queued before the first is handled.
+        for key, char in [("slash", "/"), ("s", "s"), ("h", "h"), ("o", "o")]:
+            app.post_message(events.Key(key, char))
+        await pilot.pause()
+        await pilot.pause()
+        assert app.query_one("#filter", Input).value == "sho"
+        assert rows(app) == [session_key(sessions[0])]
+        assert app.sessions_table().sort_by == "last"  # `o` did not reach the table
+        await pilot.press("slash")  # in the box, `/` is text (paths have slashes)
+        assert app.query_one("#filter", Input).value == "sho/"

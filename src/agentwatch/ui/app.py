@@ -32,6 +32,7 @@ from agentwatch.infra.feed import (
 from agentwatch.infra.workspace import Workspace
 from agentwatch.ui import format as fmt
 from agentwatch.ui.commands import ActionCommands, SessionCommands
+from agentwatch.ui.export_action import ExportActions
 from agentwatch.ui.messages import FeedUpdate
 from agentwatch.ui.process_actions import ProcessActions
 from agentwatch.ui.screens.detail import DetailScreen
@@ -67,7 +68,7 @@ class FeedLike(Protocol):
 FeedFactory = Callable[[Deliver], FeedLike]
 
 
-class AgentwatchApp(ProcessActions, App[None]):
+class AgentwatchApp(ExportActions, ProcessActions, App[None]):
     """Live sessions, sub-agents and costs."""
 
     CSS_PATH = "agentwatch.tcss"
@@ -79,7 +80,8 @@ class AgentwatchApp(ProcessActions, App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
         Binding("enter", "detail", "Detail", show=False),
-        Binding("slash", "filter", "Filter"),
+        # priority: handled the moment it is read, so the keys typed after it reach the box
+        Binding("slash", "filter", "Filter", priority=True),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("o", "sort", "Sort"),
         Binding("O", "reverse", "Reverse", show=False),
@@ -88,8 +90,9 @@ class AgentwatchApp(ProcessActions, App[None]):
         Binding("k", "kill", "Kill", show=False),
         Binding("s", "suspend", "Suspend", show=False),
         Binding("e", "export", "Export", show=False),
+        Binding("E", "export_view", "Export view", show=False),
         Binding("a", "toggle_alerts", "Alerts", show=False),
-        Binding("L", "leaderboard", "Leaderboard"),
+        Binding("L", "leaderboard", "Leaderboard", show=False),
         Binding("d", "demo", "Demo", show=False),
         Binding("question_mark", "help", "Help"),
     ]
@@ -362,10 +365,18 @@ class AgentwatchApp(ProcessActions, App[None]):
     def on_data_table_row_selected(self, _event: SessionsTable.RowSelected) -> None:
         self.action_detail()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:  # noqa: ARG002
+        if action == "filter":  # a `/` typed into the box (or on another screen) is just a key
+            boxes = self.screen.query("#filter")
+            return bool(boxes) and self.focused is not boxes.first()
+        return True
+
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.display = True
-        box.focus()
+        # Focus now, not via `focus()`'s call_later: keys typed right after `/` (a paste, a
+        # fast typist) are already queued and must land in the box, not on the table.
+        self.screen.set_focus(box)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         table = self.query_one(SessionsTable)
@@ -403,22 +414,18 @@ class AgentwatchApp(ProcessActions, App[None]):
         table.hide_idle = not table.hide_idle
         table.refilter()
 
-    def action_export(self) -> None:
-        self.notify(
-            "Export from the TUI is not available yet; use `agentwatch report --json`.",
-            severity="warning",
-        )
-
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
     def action_demo(self) -> None:
         """Leave, so the caller opens the demo (offered only while no session is found)."""
-        if self.offer_demo and not self.sessions_table().sessions:
+        if not self.offer_demo or not self.loaded:
+            return
+        if self.sessions_table().sessions:
+            self.notify("The demo runs on its own: quit and run `agentwatch demo`.")
+        else:
             self.demo_requested = True
             self.exit()
-        elif self.offer_demo:
-            self.notify("The demo runs on its own: quit and run `agentwatch demo`.")
 
     def action_leaderboard(self) -> None:
         """The honest leaderboard over the sessions the live view holds."""
@@ -453,4 +460,5 @@ def make_app(
         **kw,
     )
     app.bell_on_alert = ws.settings.bell
+    app.export_dir = Path(ws.settings.export_dir).expanduser() if ws.settings.export_dir else None
     return app

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import tomllib
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
 from agentwatch.infra.config import DEFAULT_THEME
+from agentwatch.infra.export.palette import bundled_themes_dir
 
 __all__ = [
     "APP_VARIABLES",
@@ -65,11 +65,7 @@ def bundled_dir() -> Path:
     Returns:
         The folder path; it may not exist if the installation is broken.
     """
-    package = Path(str(resources.files("agentwatch")))
-    installed = package / "_themes"
-    if installed.is_dir():
-        return installed
-    return package.parents[1] / "themes"
+    return bundled_themes_dir()  # one rule, in infra (the HTML export reads themes too)
 
 
 def load_theme(path: Path) -> Theme:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentwatch.core.accounts import Account
+from agentwatch.core.groups import Group
 from agentwatch.core.records import ThreadKey
 from agentwatch.core.summary import Report, SessionSummary
 
@@ -173,3 +174,27 @@ def render_alerts(
         )
     if len(found) > most:
         write(f"  ... and {len(found) - most} more (see --json)\n")
+
+
+def render_groups(groups: Sequence[Group], write: Callable[[str], object], title: str) -> None:
+    """The `--by` table: one line per group, after the sessions."""
+    if not groups:
+        return
+    by = str(groups[0].by)
+    width = max(12, min(60, max(len(g.key) for g in groups)))
+    write(f"\n{title}\n")
+    head = ["Sessions", "Input", "Output", "Cache W", "Cache R", "Total", "Cost"]
+    write(f"{by.capitalize():<{width}}  " + "  ".join(f"{h:>13}" for h in head) + "\n")
+    for g in groups:
+        t = g.tokens
+        key = g.key if len(g.key) <= width else "…" + g.key[-(width - 1) :]
+        cells = [
+            fmt_int(g.sessions),
+            fmt_int(t.input),
+            fmt_int(t.output),
+            fmt_int(t.cache_write),
+            fmt_int(t.cache_read),
+            fmt_int(t.total),
+            fmt_cost(g.account),
+        ]
+        write(f"{key:<{width}}  " + "  ".join(f"{c:>13}" for c in cells) + "\n")

@@ -20,10 +20,13 @@ HELP = """[b]agentwatch[/b]: htop for AI coding agents
   g              group by project  h       hide idle sessions
   a              show / hide the alert panel
 [b]Actions[/b]
-  k kill   s suspend/resume   e export
-  (they arrive with process control and exports)
+  k kill   s suspend/resume
+  e export the selected session as Markdown   E export every session in view
+  (into export_dir from config.toml, else the current directory; never overwrites)
 [b]Everywhere[/b]
   ctrl+p  command palette (themes)   ?  this help   q  quit
+  L       leaderboard: tokens next to what they produced
+  d       the demo (offered when no agent logs are found)
 
 Token counts are exact, read from the agents' own logs and
 deduplicated. `~$` marks an estimated cost; `unpriced` is a

@@ -1,0 +1,77 @@
+"""One entry point for every `report` format: an `Export` in, the document's bytes out."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import msgspec
+
+from agentwatch.core.groups import Group
+from agentwatch.infra.export import csv_report, html_report, json_report, markdown, table
+from agentwatch.infra.export.model import Export, key_of, zone_name
+from agentwatch.infra.export.palette import Palette
+from agentwatch.infra.scan import ScanStats
+
+FORMATS = ("table", "json", "csv", "md", "html")
+"""What `report --format` accepts."""
+TEXT_FORMATS = ("json", "md", "html")
+"""Formats that can carry prompts and tool text (`--include-text`)."""
+SUFFIX = {"table": ".txt", "json": ".json", "csv": ".csv", "md": ".md", "html": ".html"}
+
+
+def group_json(g: Group) -> dict[str, Any]:
+    """GROUP (CLI_CONTRACT section 3), plus the cost flags."""
+    return {
+        "key": g.key,
+        "by": str(g.by),
+        "tokens": g.tokens.as_dict(),
+        "cost_usd": g.cost_usd,
+        "sessions": g.sessions,
+        "cost_is_estimate": g.account.cost_is_estimate,
+        "unpriced_models": g.account.unpriced_models,
+    }
+
+
+def json_doc(doc: Export) -> dict[str, Any]:
+    """`report --json`: the contract document, with `groups` only under `--by` and each
+    session's `text` only under `--include-text`."""
+    base = json_report.report(doc.report, doc.stats or ScanStats(), doc.now, doc.signals)
+    out: dict[str, Any] = {}
+    for k, v in base.items():
+        if k == "skipped" and doc.groups is not None:
+            out["groups"] = [group_json(g) for g in doc.groups]
+        out[k] = v
+    if doc.texts is not None:
+        for s, entry in zip(doc.report.sessions, out["sessions"], strict=True):
+            text = doc.texts.get(key_of(s))
+            entry["text"] = [t.to_json() for t in text.entries] if text else []
+            entry["text_omitted"] = text.omitted if text else 0
+        out["text"] = {
+            "included": True,
+            "redacted": doc.redacted,
+            "secrets_redacted": sum(t.secrets for t in doc.texts.values()),
+        }
+    return out
+
+
+def render(fmt: str, doc: Export, palette: Palette | None = None, width: int = 160) -> bytes:
+    """The document in `fmt` (one of `FORMATS`), UTF-8."""
+    if fmt == "json":
+        return msgspec.json.format(msgspec.json.encode(json_doc(doc)), indent=2) + b"\n"
+    if fmt == "csv":
+        return csv_report.render(doc).encode("utf-8")
+    if fmt == "md":
+        return markdown.render(doc).encode("utf-8")
+    if fmt == "html":
+        return html_report.render(doc, palette).encode("utf-8")
+    if fmt == "table":
+        buf = io.StringIO()
+        table.render(doc.report, width, buf.write)
+        table.render_alerts(doc.report, doc.signals, buf.write)
+        if doc.groups is not None:
+            by = str(doc.groups[0].by) if doc.groups else ""
+            title = f"By day ({zone_name(doc.tz, doc.now)})" if by == "day" else f"By {by}"
+            table.render_groups(doc.groups, buf.write, title)
+        return buf.getvalue().encode("utf-8")
+    raise ValueError(f"unknown format {fmt!r}")
