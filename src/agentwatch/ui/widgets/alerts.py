@@ -57,7 +57,7 @@ class AlertsPanel(Static):
             for r in open_rows
         )
         self.display = self.enabled and bool(open_rows)
-        key = ((str(self.size.width), "", "", 0), *key)
+        key = ((str(self.app.size.width), "", "", 0), *key)
         if key == self._shown:
             return
         self._shown = key
@@ -65,7 +65,7 @@ class AlertsPanel(Static):
         n = len(open_rows)
         text.append(f"Alerts ({n})", style="bold")
         text.append("  enter on a session shows the evidence · a hides this panel\n", style="dim")
-        wide = self.size.width >= 120 or self.size.width == 0
+        wide = self.app.size.width >= 120  # the panel spans the screen (it may not be laid out yet)
         for i, r in enumerate(open_rows[:MAX_ROWS]):
             a = r.alert
             sev = "bold" if a.severity is Severity.CRITICAL else ""
