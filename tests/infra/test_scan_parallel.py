@@ -74,3 +74,37 @@ def test_codex_home_walks_only_its_log_folders(tmp_path):
         ["sessions", "archived_sessions"],
         ["archived_sessions", "sessions"],
     )
+
+
+def test_a_cold_scan_previews_the_recent_sessions_then_gives_the_same_result(claude_tree):
+    import os  # noqa: PLC0415
+
+    tree_with_copies(claude_tree)
+    now = 2_000_000_000.0
+    for path in claude_tree.root.rglob("*.jsonl"):  # everything is old history...
+        os.utime(path, (now - 40 * 86400, now - 40 * 86400))
+    recent = ("00000003", "00000004")  # ...but two sessions were written an hour ago
+    for path in claude_tree.root.rglob("*.jsonl"):
+        if path.name.startswith(recent) or path.parent.parent.name.startswith(recent):
+            os.utime(path, (now - 3600, now - 3600))
+    plain = run(claude_tree, 1)
+    for workers in (1, 2):
+        seen: list[dict] = []
+        tally, stats = Tally(PRICES), ScanStats()
+
+        def preview(t: Tally, seen: list[dict] = seen) -> None:
+            seen.append(report(build(t, Filter(), 2e9, 300), ScanStats(), 0.0))
+
+        scan_files(
+            [Root(SOURCE, claude_tree.root)], tally, stats, workers=workers, preview=preview,
+            now=now,
+        )  # fmt: skip
+        doc = report(build(tally, Filter(), 2e9, 300), stats, 0.0)
+        doc["tracked"] = plain["tracked"]
+        assert doc == plain, f"workers={workers}: the preview changed the result"
+        [early] = seen
+        ids = sorted(s["session_id"][:8] for s in early["sessions"])
+        assert ids == list(recent), f"workers={workers}"
+        full = {s["session_id"]: s for s in plain["sessions"]}
+        for s in early["sessions"]:  # their own calls are already exact
+            assert s["total_tokens"] == full[s["session_id"]]["total_tokens"]

@@ -435,3 +435,38 @@ async def test_keys_typed_in_one_burst_after_slash_land_in_the_filter():
         assert app.sessions_table().sort_by == "last"  # `o` did not reach the table
         await pilot.press("slash")  # in the box, `/` is text (paths have slashes)
         assert app.query_one("#filter", Input).value == "sho/"
+
+
+async def test_a_cold_scan_preview_fills_the_table_while_history_loads():
+    from agentwatch.infra.feed import Progress  # noqa: PLC0415
+
+    recent, old = summary(0, last=NOW - 5), summary(1, last=NOW - 86400 * 30)
+
+    class ColdScan(FakeFeed):
+        def start(self) -> None:  # nothing indexed: the first snapshot comes much later
+            pass
+
+    feeds: list[ColdScan] = []
+    app = AgentwatchApp(
+        lambda deliver: feeds.append(ColdScan(deliver, [])) or feeds[-1],  # type: ignore[arg-type]
+        [Path("/home/u/.claude/projects")],
+        lambda: NOW,
+    )
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.pause()
+        [feed] = feeds
+        assert not app.loaded
+        feed.deliver(Progress(10, 100, 5_000_000))
+        await pilot.pause()
+        assert "reading logs: 10/100" in str(app.query_one("#headline").render())
+        feed.deliver(Snapshot((recent,), HEAD, first=True, provisional=True))
+        feed.deliver(Progress(60, 100, 90_000_000))
+        await pilot.pause()
+        assert rows(app) == [session_key(recent)]  # the recent session shows already
+        head = str(app.query_one("#headline").render())
+        assert "today" in head
+        assert "reading logs: 60/100" in head
+        feed.deliver(Snapshot((recent, old), HEAD, first=True))
+        await pilot.pause()
+        assert rows(app) == [session_key(recent), session_key(old)]
+        assert "reading" not in str(app.query_one("#headline").render())

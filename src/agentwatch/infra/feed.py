@@ -77,6 +77,8 @@ class Snapshot:
     first: bool = False
     extras: dict[str, SessionExtras] | None = None
     """By session id, for the sessions in this snapshot."""
+    provisional: bool = False
+    """A cold scan's preview: the recent sessions, before older history is read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +186,7 @@ class Feed:
 
     def _open(self) -> None:
         try:
-            self.engine.open(loader=lambda: self.ws.load_tracked(self._progress))
+            self.engine.open(loader=lambda: self.ws.load_tracked(self._progress, self._preview))
         except Exception:  # noqa: BLE001 (a bug: keep the UI alive, say so, log it)
             LOG.exception("loading failed")
             self.deliver(WarningEvent(self.clock(), "loading failed; see agentwatch's log"))
@@ -210,6 +212,15 @@ class Feed:
         )
         self.engine.on_step = self._step
         self.engine.start()
+
+    def _preview(self, tally: Tally) -> None:
+        """A cold scan read the recent files: show their sessions while history loads."""
+        now = self.clock()
+        rep = build(tally, Filter(), now, self.ws.settings.idle_after)
+        live = sum(1 for s in rep.sessions if s.status is SessionStatus.ACTIVE)
+        self.deliver(
+            Snapshot(rep.sessions, headline(tally, now, live), first=True, provisional=True)
+        )
 
     def _progress(self, done: int, total: int, nbytes: int) -> None:
         self.deliver(Progress(done, total, nbytes))

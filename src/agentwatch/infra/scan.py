@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import multiprocessing
 import os
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import resource_tracker
@@ -90,17 +91,69 @@ HEAD_START = 40 * 1024 * 1024
 """Bytes the parent reads while a worker process starts up (~0.2 s)."""
 
 
-def _split(files: list[TrackedFile], sizes: list[int], parts: int) -> list[list[TrackedFile]]:
+def _split(
+    files: list[TrackedFile], sizes: list[int], parts: int, recent: int = 0
+) -> list[list[TrackedFile]]:
     """Greedy balance by size, the parent (part 0) taking a head start's worth more; every
-    part keeps discovery order (sidecars last)."""
+    part keeps discovery order (sidecars last). The first `recent` files always go to the
+    parent, which reads them first (the preview)."""
     bins: list[list[int]] = [[] for _ in range(parts)]
     load = [0] * parts
     load[0] = -min(HEAD_START, sum(sizes) // (2 * parts))
-    for i in sorted(range(len(files)), key=lambda i: -sizes[i]):
+    for i in range(recent):
+        bins[0].append(i)
+        load[0] += sizes[i]
+    for i in sorted(range(recent, len(files)), key=lambda i: -sizes[i]):
         j = load.index(min(load))
         bins[j].append(i)
         load[j] += sizes[i]
     return [[files[i] for i in sorted(b)] for b in bins]
+
+
+RECENT_S = 24 * 3600.0
+"""Files written this recently are read first on a cold scan, and previewed."""
+Preview = Callable[[Tally], None]
+"""Called once during a cold scan with the tally of the recent files (provisional)."""
+
+
+def _recent_first(
+    files: list[TrackedFile], sizes: list[int], mtimes: list[float], since: float
+) -> int:
+    """Reorder `files`/`sizes` in place: recent files first (sidecars last in each group);
+    returns how many are recent."""
+    order = sorted(
+        range(len(files)),
+        key=lambda i: (mtimes[i] < since, files[i].spec.role is FileRole.META),
+    )
+    files[:] = [files[i] for i in order]
+    sizes[:] = [sizes[i] for i in order]
+    return sum(1 for m in mtimes if m >= since)
+
+
+def _read_previewed(
+    files: list[TrackedFile],
+    recent: int,
+    tally: Tally,
+    stats: ScanStats,
+    progress: Progress | None,
+    total: int,
+    preview: Preview | None,
+) -> dict[str, TrackedFile]:
+    """`_read_all`, pausing after the first `recent` files to show them."""
+    if preview is None or not 0 < recent < len(files):
+        return _read_all(files, tally, stats, progress, total)
+    tracked = _read_all(files[:recent], tally, stats, progress, total)
+    tally.settle()  # sums of what is in so far: cheap, and exact for those files
+    preview(tally)
+    tally.begin_bulk()
+    done = len(tracked)
+
+    def shifted(i: int, n: int, nbytes: int) -> None:
+        if progress is not None:
+            progress(done + i, n, nbytes)
+
+    tracked.update(_read_all(files[recent:], tally, stats, shifted, total))
+    return tracked
 
 
 def scan_files(
@@ -109,21 +162,31 @@ def scan_files(
     stats: ScanStats,
     progress: Progress | None = None,
     workers: int | None = None,
+    preview: Preview | None = None,
+    now: float | None = None,
 ) -> dict[str, TrackedFile]:
     """Read every claimed file to its current end; returns the files, ready to be read again.
 
     Big scans use a second process (both cores): each side builds a partial tally, then
-    the parts are merged and settled, which gives the same result as one process.
+    the parts are merged and settled, which gives the same result as one process. Files
+    written in the last day are read first, by this process; `preview` then sees their
+    sessions (provisional: a call also found in older history may still move).
     """
     files = [TrackedFile.new(r.source, p, spec) for r in roots for p, spec in discover(r)]
     # Sidecars last, so they can name agents whose transcripts were already read.
     files.sort(key=lambda f: f.spec.role is FileRole.META)
-    sizes = []
+    sizes, mtimes = [], []
     for f in files:
         try:
-            sizes.append(os.stat(f.path).st_size)
+            st = os.stat(f.path)
         except OSError:
             sizes.append(0)
+            mtimes.append(0.0)
+        else:
+            sizes.append(st.st_size)
+            mtimes.append(st.st_mtime)
+    since = (time.time() if now is None else now) - RECENT_S
+    recent = _recent_first(files, sizes, mtimes, since) if preview is not None else 0
     if workers is None and os.environ.get("AGENTWATCH_SCAN_WORKERS", "").isdigit():
         workers = int(os.environ["AGENTWATCH_SCAN_WORKERS"])  # a knob for benchmarks
     if workers is None:
@@ -131,10 +194,10 @@ def scan_files(
         workers = 2 if many else 1
     tally.begin_bulk()
     if workers <= 1 or len(files) < 2:
-        tracked = _read_all(files, tally, stats, progress, len(files))
+        tracked = _read_previewed(files, recent, tally, stats, progress, len(files), preview)
         tally.settle()
         return tracked
-    mine, *others = _split(files, sizes, workers)
+    mine, *others = _split(files, sizes, workers, recent)
     ctx = multiprocessing.get_context("spawn")  # safe with the watcher's threads running
     results: list[bytes] = []
     left: list[TrackedFile] = []
@@ -150,7 +213,7 @@ def scan_files(
         tally.settle()
         return tracked
     with pool:
-        tracked = _read_all(mine, tally, stats, progress, len(files))
+        tracked = _read_previewed(mine, recent, tally, stats, progress, len(files), preview)
         for part, fut in futures:
             try:
                 results.append(fut.result())

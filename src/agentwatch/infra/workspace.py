@@ -19,7 +19,7 @@ from agentwatch.infra.export.json_report import iso_required
 from agentwatch.infra.files import TrackedFile
 from agentwatch.infra.paths import AppDirs, app_dirs
 from agentwatch.infra.prices import PriceBook, data_version
-from agentwatch.infra.scan import Progress, Root, ScanStats, refresh, scan, scan_files
+from agentwatch.infra.scan import Preview, Progress, Root, ScanStats, refresh, scan, scan_files
 from agentwatch.sources import claude_code, codex, gemini
 from agentwatch.sources.base import Source
 
@@ -82,9 +82,10 @@ class Workspace:
         return tally, stats
 
     def load_tracked(
-        self, progress: Progress | None = None
+        self, progress: Progress | None = None, preview: Preview | None = None
     ) -> tuple[Tally, dict[str, TrackedFile], ScanStats]:
-        """Like `load`, keeping every file's read position (for the live engine)."""
+        """Like `load`, keeping every file's read position (for the live engine). A cold
+        scan calls `preview` with the recent sessions before reading older history."""
         idx = index.Index(self.dirs.cache, self.roots)
         fp = self.fingerprint()
         loaded = None
@@ -99,7 +100,7 @@ class Workspace:
                 idx.remove()
         if loaded is None:
             tally, stats = Tally(self.prices), ScanStats()
-            files = scan_files(self.roots, tally, stats, progress)
+            files = scan_files(self.roots, tally, stats, progress, preview=preview)
             changed = True
         else:
             tally, files, stats = loaded.tally, loaded.files, loaded.stats

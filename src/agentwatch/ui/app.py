@@ -133,6 +133,8 @@ class AgentwatchApp(ExportActions, ProcessActions, App[None]):
         """Recent tool calls, changed files and alerts by session id (for the detail screen)."""
         self.headline: Headline | None = None
         self.loaded = False
+        self.loading = ""
+        """Said in the headline while a cold scan reads older history behind a preview."""
         self.flushes = 0
 
     # ---- composition --------------------------------------------------------------------------
@@ -224,13 +226,19 @@ class AgentwatchApp(ExportActions, ProcessActions, App[None]):
             self.extras.update(u.extras or {})
             self.headline = u.headline
             if u.first:
+                self.loading = "reading older history…" if u.provisional else ""
                 self.loaded = True
                 self.flush()
         elif isinstance(u, Progress):
-            self.query_one("#headline", Static).update(
-                f"agentwatch  reading logs: {u.files_done:,}/{u.files_total:,} files, "
+            text = (
+                f"reading logs: {u.files_done:,}/{u.files_total:,} files, "
                 f"{u.bytes_done / 1e6:,.0f} MB"
             )
+            if self.loaded:  # the recent sessions show already; history is still coming
+                self.loading = text
+                self._show_headline(self.clock())
+            else:
+                self.query_one("#headline", Static).update(f"agentwatch  {text}")
         elif isinstance(u, WarningEvent):
             self.notify(u.message, severity="warning", timeout=8)
         elif isinstance(u, GuardEvent):
@@ -323,6 +331,8 @@ class AgentwatchApp(ExportActions, ProcessActions, App[None]):
                     else ""
                 )
             )
+        if self.loading:
+            text += f"   [b]{self.loading}[/b]"
         self.query_one("#headline", Static).update(text)
 
     def _empty_text(self) -> str:
