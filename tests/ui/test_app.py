@@ -470,3 +470,30 @@ async def test_a_cold_scan_preview_fills_the_table_while_history_loads():
         await pilot.pause()
         assert rows(app) == [session_key(recent), session_key(old)]
         assert "reading" not in str(app.query_one("#headline").render())
+
+
+async def test_detail_shows_the_mapped_process_or_says_there_is_none():
+    from agentwatch.core.procs import AgentProcess, Confidence, ProcStatus, SessionMatch  # noqa: PLC0415
+    from agentwatch.infra.feed import Processes  # noqa: PLC0415
+
+    a, b = summary(0, last=NOW), summary(1, last=NOW - 10)
+    proc = AgentProcess(
+        4242, Agent.CLAUDE_CODE, "claude", ("claude", "--resume", a.session_id), "/w", "dev",
+        NOW - 3600, 12.0, 300 * 2**20, (4300, 4301), ProcStatus.SLEEPING, "pts/3", False,
+        SessionMatch(a.session_id, Confidence.EXACT, "argv"),
+    )  # fmt: skip
+    app, feeds = make([a, b])
+    async with app.run_test(size=(160, 45)) as pilot:
+        await loaded(pilot)
+        feeds[0].deliver(Processes((proc,)))
+        await pilot.pause()
+        await pilot.press("enter")  # the newest row: session a
+        await pilot.pause()
+        text = str(app.screen.query_one("#process").render())
+        assert "pid 4242" in text
+        assert "2 child processes" in text
+        assert "mapping exact (argv)" in text
+        assert "--resume" in text
+        await pilot.press("escape", "down", "enter")
+        await pilot.pause()
+        assert "none running is mapped" in str(app.screen.query_one("#process").render())

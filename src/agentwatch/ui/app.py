@@ -370,7 +370,14 @@ class AgentwatchApp(ExportActions, ProcessActions, App[None]):
     def action_detail(self) -> None:
         s = self.query_one(SessionsTable).current_session()
         if s is not None:
-            self.push_screen(DetailScreen(s, self.clock(), self.extras.get(s.session_id)))
+            self.push_screen(
+                DetailScreen(
+                    s,
+                    self.clock(),
+                    self.extras.get(s.session_id),
+                    process=self.sessions_table().procs.get(s.session_id),
+                )
+            )
 
     def on_data_table_row_selected(self, _event: SessionsTable.RowSelected) -> None:
         self.action_detail()

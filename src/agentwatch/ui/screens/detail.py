@@ -18,6 +18,7 @@ from textual.worker import Worker, WorkerState
 
 from agentwatch.core.alerts import AlertKind, fmt_tokens
 from agentwatch.core.context import Attribution, reread_tokens
+from agentwatch.core.procs import AgentProcess
 from agentwatch.core.status import SessionStatus
 from agentwatch.core.summary import SessionSummary
 from agentwatch.infra.applog import LOG
@@ -66,8 +67,11 @@ class DetailScreen(Screen[None]):
         now: float,
         extras: SessionExtras | None = None,
         context: ContextFactory = default_context,
+        process: AgentProcess | None = None,
     ) -> None:
         super().__init__()
+        self.process = process
+        """The agent process running the session, when one is mapped to it."""
         self.session = session
         self.now = now
         self.extras = extras
@@ -112,10 +116,26 @@ class DetailScreen(Screen[None]):
             )
             yield Static(self._alerts_text(), id="alerts", classes="section")
             yield Static(self._recent_text(), id="recent", classes="muted")
+            yield Static(self._process_text(), id="process", classes="muted")
             yield Static("Context (est.)", classes="section")
             yield Static("", id="context", classes="muted")
             yield Static("Log files:\n" + "\n".join(s.files), id="files", classes="muted")
         yield Footer()
+
+    def _process_text(self) -> str:
+        p = self.process
+        if p is None:
+            return "[b]Process[/b]  none running is mapped to this session (see `agentwatch ps`)"
+        cmd = " ".join(p.cmdline) or p.name
+        kids = len(p.children)
+        wait = "   waiting at its terminal" if p.waiting_on_terminal else ""
+        return (
+            f"[b]Process[/b]  pid {p.pid}   {p.status}{wait}   cpu {p.cpu_percent:.0f}%   "
+            f"rss {p.rss_bytes / 2**20:,.0f} MiB   {kids} child process{'es' if kids != 1 else ''}"
+            f"   mapping {p.session.mapping}"
+            + (f" ({p.session.source})" if p.session.source else "")
+            + f"\n{escape(cmd[:300])}"
+        )
 
     def _alerts_text(self) -> str:
         alerts = self.extras.alerts if self.extras else ()
