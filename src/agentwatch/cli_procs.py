@@ -35,8 +35,9 @@ def _procs() -> Any:
 def _agent_procs(ws: Workspace, cpu_interval: float) -> tuple[ProcessTable, list[AgentProcess]]:
     """The process table and the agent processes on it."""
     claude = [r.path for r in ws.roots if r.source.agent is Agent.CLAUDE_CODE]
+    gemini = [r.path for r in ws.roots if r.source.agent is Agent.GEMINI]
     procs = _procs().PsutilTable()
-    return procs, _procs().discover(procs, claude, cpu_interval=cpu_interval)
+    return procs, _procs().discover(procs, claude, cpu_interval=cpu_interval, gemini_roots=gemini)
 
 
 def _ps_rows(found: list[AgentProcess], write: Callable[[str], Any]) -> None:

@@ -152,7 +152,13 @@ class Feed:
         self._thread: threading.Thread | None = None
         claude = [r.path for r in ws.roots if r.source.agent is Agent.CLAUDE_CODE]
         self.guard = (
-            GuardRunner(guard, self._event, clock, claude)
+            GuardRunner(
+                guard,
+                self._event,
+                clock,
+                claude,
+                gemini_roots=[r.path for r in ws.roots if r.source.agent is Agent.GEMINI],
+            )
             if guard is not None and guard.active
             else None
         )
@@ -174,10 +180,15 @@ class Feed:
         from agentwatch.infra import procs  # noqa: PLC0415 (psutil only where needed)
 
         claude = [r.path for r in self.ws.roots if r.source.agent is Agent.CLAUDE_CODE]
+        gemini = [r.path for r in self.ws.roots if r.source.agent is Agent.GEMINI]
         table = procs.PsutilTable()
         while not self._stop.is_set():
             try:
-                found = self.processes() if self.processes else procs.discover(table, claude)
+                found = (
+                    self.processes()
+                    if self.processes
+                    else procs.discover(table, claude, gemini_roots=gemini)
+                )
             except Exception:  # noqa: BLE001 (keep polling; a bug is logged once per pass)
                 LOG.exception("process pass failed")
             else:

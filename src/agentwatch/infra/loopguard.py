@@ -44,11 +44,13 @@ class GuardRunner:
         claude_roots: Sequence[Path],
         table: Callable[[], ProcessTable] = _psutil_table,
         kill_grace: float = KILL_GRACE,
+        gemini_roots: Sequence[Path] = (),
     ) -> None:
         self.guard = guard
         self.emit = emit
         self.clock = clock
         self.claude_roots = list(claude_roots)
+        self.gemini_roots = list(gemini_roots)
         self._table = table
         self.kill_grace = kill_grace
         self._threads: list[threading.Thread] = []
@@ -77,7 +79,8 @@ class GuardRunner:
         from agentwatch.infra import procs  # noqa: PLC0415
 
         table = self._table()
-        targets = _mapped(procs.discover(table, self.claude_roots), due.session)
+        found = procs.discover(table, self.claude_roots, gemini_roots=self.gemini_roots)
+        targets = _mapped(found, due.session)
         if not targets:
             return self._event(
                 due, (), ok=False, message="no running process is mapped to it; nothing signalled"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import signal
@@ -25,14 +24,13 @@ from agentwatch.core.procs import (
     classify,
     descendants,
     map_sessions,
-    parse_registry,
     rollout_session,
     top_level,
     waiting_on_terminal,
 )
 from agentwatch.core.records import Agent
 from agentwatch.infra.applog import LOG
-from agentwatch.sources.claude_code import encode_cwd, transcript_dir
+from agentwatch.infra.session_files import claude_registry, claude_sessions, gemini_sessions
 
 _STATUS = {
     psutil.STATUS_RUNNING: ProcStatus.RUNNING,
@@ -291,38 +289,6 @@ def _cpu(p: psutil.Process) -> float:
 
 
 # ---- discovery ---------------------------------------------------------------------------
-def _registry(roots: Sequence[Path], pid: int) -> RegistryEntry | None:
-    for root in roots:
-        path = root / "sessions" / f"{pid}.json"
-        try:
-            data = path.read_bytes()
-            mtime = path.stat().st_mtime
-            entry = parse_registry(json.loads(data), mtime)
-        except (OSError, ValueError):
-            continue
-        if entry is not None:
-            return entry
-    return None
-
-
-def _project_sessions(roots: Sequence[Path], cwd: str) -> tuple[SessionFile, ...]:
-    out: list[SessionFile] = []
-    for root in roots:
-        folder = transcript_dir(root) / encode_cwd(cwd)
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
-            continue
-        for e in entries:
-            stem = e.name[:-6]
-            if e.name.endswith(".jsonl") and len(stem) == 36 and stem.count("-") == 4:
-                try:
-                    out.append(SessionFile(stem.lower(), e.stat().st_mtime))
-                except OSError:
-                    continue
-    return tuple(out)
-
-
 def _rollouts(table: ProcessTable, pids: Iterable[int]) -> tuple[str, ...]:
     found: dict[str, str] = {}
     for pid in pids:
@@ -334,7 +300,11 @@ def _rollouts(table: ProcessTable, pids: Iterable[int]) -> tuple[str, ...]:
 
 
 def discover(
-    table: ProcessTable, claude_roots: Sequence[Path], *, cpu_interval: float = 0.0
+    table: ProcessTable,
+    claude_roots: Sequence[Path],
+    *,
+    cpu_interval: float = 0.0,
+    gemini_roots: Sequence[Path] = (),
 ) -> list[AgentProcess]:
     """Every agent process, mapped to its session where the evidence allows.
 
@@ -342,6 +312,9 @@ def discover(
         table: the process table.
         claude_roots: Claude Code roots (the folders holding `projects/` and `sessions/`).
         cpu_interval: seconds to sample CPU over; 0 reports use since the previous call.
+        gemini_roots: Gemini homes (`~/.gemini`): a Gemini process maps to the newest chat
+            of its cwd's project written since it started (`likely`), as FORMATS section 5
+            suggests; `--resume <uuid>` is exact.
 
     Returns:
         Agent processes, oldest first. Wrappers and relaunches of the same agent, shells and
@@ -366,13 +339,18 @@ def discover(
         project: tuple[SessionFile, ...] = ()
         rollouts: tuple[str, ...] = ()
         if cmd.agent is Agent.CLAUDE_CODE:
-            registry = _registry(claude_roots, pid)
+            registry = claude_registry(claude_roots, pid)
             if det.cwd and argv_session(cmd.agent, cmd.args).session_id is None:
                 if det.cwd not in sessions_of:
-                    sessions_of[det.cwd] = _project_sessions(claude_roots, det.cwd)
+                    sessions_of[det.cwd] = claude_sessions(claude_roots, det.cwd)
                 project = sessions_of[det.cwd]
         elif cmd.agent is Agent.CODEX:
             rollouts = _rollouts(table, [pid, *below])
+        elif cmd.agent is Agent.GEMINI and det.cwd and gemini_roots:
+            key = f"gemini\0{det.cwd}"
+            if key not in sessions_of:
+                sessions_of[key] = gemini_sessions(gemini_roots, det.cwd)
+            project = sessions_of[key]
         facts.append(
             ProcFacts(
                 pid, cmd.agent, cmd.args, det.cwd, row.create_time, registry, rollouts, project

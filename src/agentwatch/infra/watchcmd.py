@@ -83,7 +83,13 @@ def run_watch(ws: Workspace, since: float, out: TextIO, guard: LoopGuard | None 
         held = None
         if guard is not None and guard.active:
             claude = [r.path for r in ws.roots if r.source.agent is Agent.CLAUDE_CODE]
-            runner = GuardRunner(guard, emit, time.time, claude)
+            runner = GuardRunner(
+                guard,
+                emit,
+                time.time,
+                claude,
+                gemini_roots=[r.path for r in ws.roots if r.source.agent is Agent.GEMINI],
+            )
             engine.on_step = lambda _touched: runner.tick(engine.alerts)
         engine.start()
         while not done.wait(0.5):
