@@ -292,6 +292,12 @@ def _filter(
     help="Add prompts, replies and tool inputs/outputs (json, md, html), secrets redacted.",
 )
 @click.option("--no-redact", is_flag=True, help="With --include-text: do not redact secrets.")
+@click.option(
+    "--context",
+    is_flag=True,
+    help="Add each session's top context consumers (tokenizer estimates; table, json, md). "
+    "Re-reads the logs: best with --session or a narrow filter.",
+)
 @click.pass_context
 def report(
     ctx: click.Context,
@@ -310,6 +316,7 @@ def report(
     tz: str | None = None,
     include_text: bool = False,
     no_redact: bool = False,
+    context: bool = False,
     **common: Any,
 ) -> None:
     """One-shot summary of every session: tokens by kind, cost, sub-agents.
@@ -347,6 +354,7 @@ def report(
             k: read_session_text(s.agent, s.files, do_redact=not no_redact)
             for k, s in zip(keys, rep.sessions, strict=True)
         }
+    contexts = _contexts(tally, keys) if context else None
     doc = Export(
         rep,
         now,
@@ -354,6 +362,7 @@ def report(
         stats,
         groups,
         texts,
+        contexts=contexts,
         redacted=not no_redact,
         tz=zone,
         scope=_scope(
@@ -385,6 +394,21 @@ def report(
             click.echo(f"agentwatch: redacted {n} secret(s) from the exported text", err=True)
     if fmt != "json":
         _skipped_note(stats, ws)
+
+
+def _contexts(tally: Tally, keys: list[ThreadKey]) -> dict[ThreadKey, Any]:
+    """`--context`: each session's logs re-read and tokenized (estimates, never totals)."""
+    from agentwatch.infra.context import SUPPORTED, estimate, logs_of  # noqa: PLC0415
+    from agentwatch.infra.tokenizer import TokenizerError  # noqa: PLC0415
+
+    out: dict[ThreadKey, Any] = {}
+    try:
+        for k in keys:
+            if k.agent in SUPPORTED:
+                out[k] = estimate(k.agent, logs_of(tally.sessions[k]), top=5)
+    except TokenizerError as exc:
+        raise click.ClickException(f"no token estimates: {exc}") from None
+    return out
 
 
 def _report_format(as_json: bool, fmt: str | None) -> str:

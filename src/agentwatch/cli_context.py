@@ -20,7 +20,14 @@ from agentwatch.core.records import ThreadKey
 from agentwatch.core.status import SessionStatus
 from agentwatch.core.summary import project_of, status_of
 from agentwatch.core.tally import Tally
-from agentwatch.infra.context import SUPPORTED, ContextReport, describe, estimate, logs_of
+from agentwatch.infra.context import (
+    SUPPORTED,
+    ContextReport,
+    describe,
+    estimate,
+    logs_of,
+    summary_json,
+)
 from agentwatch.infra.tokenizer import TokenizerError
 
 SCHEMA_VERSION = 1
@@ -68,25 +75,14 @@ def document(
     """The `context --json` document (schema_version 1); every token figure ends in `_est`
     unless it is what the log says (`*_logged`)."""
     att = rep.attribution
+    summary = summary_json(rep)
+    notes = summary.pop("notes")
     return {
         "schema_version": SCHEMA_VERSION,
         "agent": str(key.agent),
         "session_id": key.session_id,
         "project": project,
-        "estimate": True,
-        "encoding": rep.encoding,
-        "top": [
-            {
-                "kind": str(c.kind),
-                "label": c.label,
-                "count": c.count,
-                "tokens_est": c.tokens,
-                "threads": c.threads,
-            }
-            for c in att.top
-        ],
-        "by_kind_est": {str(k): v for k, v in att.by_kind.items()},
-        "input_tokens_est": att.input_tokens,
+        **summary,
         "threads": [
             {
                 "agent_id": t.agent_id,
@@ -111,7 +107,7 @@ def document(
         ],
         "reread_alerts": rereads,
         "images_not_estimated": att.images,
-        "notes": list(rep.notes),
+        "notes": notes,
     }
 
 

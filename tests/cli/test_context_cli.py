@@ -151,3 +151,28 @@ def test_the_console_script_has_the_command(agentwatch: Callable[..., Run]) -> N
     assert res.code == 0, res.err
     assert "--top" in res.out
     assert "SESSION" in res.out
+
+
+def test_report_context_adds_labelled_estimates_and_leaves_totals_alone(
+    claude_tree: ClaudeTree, agentwatch: Callable[..., Run]
+) -> None:
+    claude_session(claude_tree)
+    root = ("--claude-dir", str(claude_tree.root))
+    plain = agentwatch("report", "--json", *root)
+    with_ctx = agentwatch("report", "--json", "--context", *root)
+    assert plain.code == with_ctx.code == 0, with_ctx.err
+    [a], [b] = plain.json()["sessions"], with_ctx.json()["sessions"]
+    assert "context_est" not in a
+    ctx = b.pop("context_est")
+    assert a == b  # the exact figures do not move
+    assert ctx["estimate"] is True
+    top = ctx["top"][0]
+    assert top["label"].endswith("src/big.py")
+    assert top["count"] == 6
+    assert top["tokens_est"] > 6 * 1000  # six copies of a 300-line file
+    md = agentwatch("report", "--format", "md", "--context", *root)
+    assert "### Context (est.)" in md.out
+    assert "big.py x6" in md.out
+    table = agentwatch("report", "--context", *root)
+    assert "Context (est.)" in table.out
+    assert "est." in table.out.split("Context (est.)")[1]

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from agentwatch.core.alerts import fmt_tokens
 from agentwatch.core.context import (
@@ -233,3 +234,25 @@ def describe(rep: ContextReport, *, live: bool = True) -> list[str]:
     lines.append(f"Not estimated: {missing}.")
     lines += [f"note: {n}" for n in rep.notes]
     return lines
+
+
+def summary_json(rep: ContextReport) -> dict[str, Any]:
+    """A session's estimates as plain data for `report --context` (every figure `_est`)."""
+    att = rep.attribution
+    return {
+        "estimate": True,
+        "encoding": rep.encoding,
+        "top": [
+            {
+                "kind": str(c.kind),
+                "label": c.label,
+                "count": c.count,
+                "tokens_est": c.tokens,
+                "threads": c.threads,
+            }
+            for c in att.top
+        ],
+        "by_kind_est": {str(k): v for k, v in att.by_kind.items()},
+        "input_tokens_est": att.input_tokens,
+        "notes": list(rep.notes),
+    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentwatch.core.accounts import Account
 from agentwatch.core.groups import Group
@@ -13,6 +13,9 @@ from agentwatch.core.records import ThreadKey
 from agentwatch.core.summary import Report, SessionSummary
 from agentwatch.infra.export.text import SessionText
 from agentwatch.infra.scan import ScanStats
+
+if TYPE_CHECKING:
+    from agentwatch.infra.context import ContextReport
 
 Signals = Mapping[ThreadKey, tuple[dict[str, Any], list[dict[str, Any]]]]
 """Each session's SIGNAL and alerts in contract form (as `Workspace.signals` returns them)."""
@@ -36,6 +39,8 @@ class Export:
     """With `--by`: the grouped figures."""
     texts: Mapping[ThreadKey, SessionText] | None = None
     """With `--include-text`: each session's text."""
+    contexts: Mapping[ThreadKey, ContextReport] | None = None
+    """With `--context`: each session's context estimates (all `est.`)."""
     redacted: bool = True
     """False when `--no-redact` was given."""
     tz: tzinfo | None = None

@@ -52,6 +52,31 @@ def json_doc(doc: Export) -> dict[str, Any]:
             "redacted": doc.redacted,
             "secrets_redacted": sum(t.secrets for t in doc.texts.values()),
         }
+    if doc.contexts is not None:
+        from agentwatch.infra.context import summary_json  # noqa: PLC0415
+
+        for s, entry in zip(doc.report.sessions, out["sessions"], strict=True):
+            rep = doc.contexts.get(key_of(s))
+            entry["context_est"] = summary_json(rep) if rep is not None else None
+    return out
+
+
+def context_lines(doc: Export, *, markdown: bool) -> list[str]:
+    """`--context`: each session's top context consumers, all marked `est.`."""
+    if not doc.contexts:
+        return []
+    from agentwatch.infra.context import describe  # noqa: PLC0415 (tokenizer only with --context)
+
+    out = ["", "### Context (est.)" if markdown else "Context (est.)", ""]
+    for s in doc.report.sessions:
+        rep = doc.contexts.get(key_of(s))
+        if rep is None:
+            continue
+        name = f"{s.session_id[:8]} {s.project or ''}".strip()
+        out.append(f"**{name}** (tiktoken {rep.encoding})" if markdown else f"{name}:")
+        body = describe(rep, live=False)
+        out += [f"    {line}" for line in body] if markdown else [f"  {line}" for line in body]
+        out.append("")
     return out
 
 
@@ -62,7 +87,8 @@ def render(fmt: str, doc: Export, palette: Palette | None = None, width: int = 1
     if fmt == "csv":
         return csv_report.render(doc).encode("utf-8")
     if fmt == "md":
-        return markdown.render(doc).encode("utf-8")
+        extra = "\n".join(context_lines(doc, markdown=True))
+        return (markdown.render(doc) + extra + ("\n" if extra else "")).encode("utf-8")
     if fmt == "html":
         return html_report.render(doc, palette).encode("utf-8")
     if fmt == "table":
@@ -73,5 +99,7 @@ def render(fmt: str, doc: Export, palette: Palette | None = None, width: int = 1
             by = str(doc.groups[0].by) if doc.groups else ""
             title = f"By day ({zone_name(doc.tz, doc.now)})" if by == "day" else f"By {by}"
             table.render_groups(doc.groups, buf.write, title)
+        for line in context_lines(doc, markdown=False):
+            buf.write(line + "\n")
         return buf.getvalue().encode("utf-8")
     raise ValueError(f"unknown format {fmt!r}")
