@@ -385,3 +385,17 @@ def test_alert_kinds_are_the_contracts() -> None:
         "unattended",
     }
     assert {str(s) for s in Severity} == {"info", "warning", "critical"}
+
+
+def test_a_looping_commands_secrets_never_reach_the_alert() -> None:
+    log = Log()
+    cmd = "curl -H 'Authorization: Bearer sk-ant-api03-Zx81KqL0pV7mN2bR4tY6uI9oP3aS5dF8' api"
+    for i in range(4):
+        log.call(30.0 * i, "Bash", cmd, ok=False, out="401")
+    [a] = evaluate(log.act, T0 + 200, TH)
+    assert a.kind is AlertKind.ERROR_LOOP
+    contract = a.to_contract(str)
+    shown = " ".join([a.reason, str(a.evidence), str(contract)])
+    assert "Zx81KqL0pV7m" not in shown
+    assert "[REDACTED:" in a.evidence["signature"]
+    assert "curl" in a.reason  # still says which command looped

@@ -49,6 +49,21 @@ SECRETS = [
     ('{"api_key": "k-7781-zz", "user": "bob"}', "k-7781-zz", "assignment"),
     ("client_secret: s3cr3t-value", "s3cr3t-value", "assignment"),
     ("postgres://shop:pa55w0rd@db.internal:5432/shop", "pa55w0rd", "url-password"),
+    ('{"apiKey": "a8f3b2c1d4e5f607"}', "a8f3b2c1d4e5f607", "assignment"),
+    ("const secretKey = 'Zx81KqL0pV7m'", "Zx81KqL0pV7m", "assignment"),
+    ("APIKEY=Zx81KqL0pV7m", "Zx81KqL0pV7m", "assignment"),
+    ("DB_PASS=hunter2hunter2", "hunter2hunter2", "assignment"),
+    ("SECRET_KEY_BASE=9f8e7d6c5b4a3928", "9f8e7d6c5b4a3928", "assignment"),
+    ('{"Authorization": "Basic dXNlcjpwYXNzd29yZA=="}', "dXNlcjpwYXNzd29yZA", "credentials"),
+    ('{\\"password\\": \\"hunter2\\"}', "hunter2", "assignment"),
+    (
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0",
+        None,
+        "jwt",
+    ),
+    ("hf_abcdefghijklmnopqrstuvwxyzABCDEF12", None, "huggingface-token"),
+    ("glpat-abcdefghij1234567890", None, "gitlab-token"),
+    ("npm_abcdefghijklmnopqrstuvwxyz0123456789", None, "npm-token"),
 ]
 
 PEM = """-----BEGIN RSA PRIVATE KEY-----
@@ -116,6 +131,9 @@ MUST_PASS = [
     "AKIA is the prefix of an AWS access key id",
     "https://example.com/path?q=1 and user@example.com",
     "/home/dev/shop-api/src/cart.py:120: in test_total_rounds_half_even",
+    "primary_key=True",
+    "token = self.next_token()",
+    "api_key = os.environ.get('OPENAI_API_KEY')",
 ]
 
 

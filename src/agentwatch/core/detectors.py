@@ -26,6 +26,7 @@ from agentwatch.core.alerts import (
     fmt_duration,
     fmt_tokens,
 )
+from agentwatch.core.redact import redact
 from agentwatch.core.thresholds import Thresholds
 
 __all__ = [
@@ -217,7 +218,11 @@ class _Ctx:
         alert_id = f"{kind}-{hashlib.blake2b(raw.encode(), digest_size=6).hexdigest()}"
         evidence["first_at"] = start
         evidence.setdefault("last_at", run.times[-1])
-        reason = reason.replace("{tokens}", fmt_tokens(max(tokens, 0)))
+        # Alerts travel (reports, exports, `watch` events): a looping command's secrets stay home.
+        for name in ("call", "signature"):
+            if isinstance(evidence.get(name), str):
+                evidence[name] = redact(evidence[name]).text
+        reason = redact(reason.replace("{tokens}", fmt_tokens(max(tokens, 0)))).text
         self.out.append(
             Alert(
                 alert_id,

@@ -28,6 +28,12 @@ _KEYS: tuple[tuple[str, str], ...] = (
     ("slack-token", rf"{_START}xox[abposre]-[A-Za-z0-9\-]{{10,}}{_END}"),
     ("slack-token", rf"{_START}xapp-[0-9]-[A-Za-z0-9\-]{{10,}}{_END}"),
     ("aws-access-key", r"(?<![A-Z0-9])(?:AKIA|ASIA|AROA|AIDA)[A-Z0-9]{16}(?![A-Z0-9])"),
+    ("huggingface-token", rf"{_START}hf_[A-Za-z0-9]{{30,}}{_END}"),
+    ("gitlab-token", rf"{_START}glpat-[A-Za-z0-9_\-]{{20,}}{_END}"),
+    ("npm-token", rf"{_START}npm_[A-Za-z0-9]{{36}}{_END}"),
+)
+_JWT = re.compile(
+    r"(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"
 )
 
 _PEM = re.compile(
@@ -37,20 +43,27 @@ _PEM = re.compile(
 )
 _BEARER = re.compile(r"(?i)\b(bearer\s+)([A-Za-z0-9\-._~+/]{16,}=*)")
 _AUTH = re.compile(
-    r"(?i)\b(authorization\s*[:=]\s*[\"']?(?:basic|token)\s+)([A-Za-z0-9\-._~+/]{8,}=*)"
+    r"(?i)\b(authorization\\?[\"']?\s*[:=]\s*\\?[\"']?(?:basic|token)\s+)"
+    r"([A-Za-z0-9\-._~+/]{8,}=*)"
 )
 _URL_PASSWORD = re.compile(r"\b([a-z][a-z0-9+.\-]*://[^\s:/@\"']+:)([^\s@/\"']+)(?=@)")
 
 # `.env`, shell, ini and code assignments: NAME=value, where NAME ends in _KEY, TOKEN,
 # SECRET or PASSWORD (any case; `aws_secret_access_key` is one).
-_NAME = r"(?:[A-Za-z_][A-Za-z0-9_.\-]*?)?(?:_KEY|_KEYS|TOKEN|SECRET|PASSWORD|PASSWD|_PWD)"
+_NAME = (
+    r"(?:[A-Za-z_][A-Za-z0-9_.\-]*?)?"
+    r"(?:_KEY|_KEYS|TOKEN|SECRET|PASSWORD|PASSWD|_PWD|_PASS"
+    r"|(?:API|SECRET|ACCESS|PRIVATE|AUTH)[_\-]?KEY)"
+    r"(?:_BASE|_VALUE|_[0-9]+)?"  # SECRET_KEY_BASE, TOKEN_2: a few known tails
+)
 _ASSIGN_EQ = re.compile(
     rf"(?i)(?<![A-Za-z0-9_.])({_NAME})(\s*=(?!=)\s*)"
     r"(\"[^\"\n]*\"|'[^'\n]*'|[^\s\"'`,;)}\]]+)"
 )
 # JSON/YAML: a quoted value after a colon ("password": "x"), or a YAML line `api_key: x`.
 _ASSIGN_COLON = re.compile(
-    rf"(?i)([\"']?)(?<![A-Za-z0-9_.\-])({_NAME})(\1\s*:\s*)(\"[^\"\n]*\"|'[^'\n]*')"
+    rf"(?i)(\\?[\"']?)(?<![A-Za-z0-9_.\-])({_NAME})(\1\s*:\s*)"
+    r"(\\\"[^\"\n]*?\\\"|\"[^\"\n]*\"|'[^'\n]*')"
 )
 # A compound name (`client_secret`, `github-token`) is code, not prose: any value after a colon.
 _ASSIGN_COMPOUND = re.compile(
@@ -79,9 +92,21 @@ def _mark(kind: str) -> str:
     return f"[REDACTED:{kind}]"
 
 
+_CODE_VALUE = re.compile(
+    r"(?:True|False|None|true|false|null|nil|undefined|[\w.]+\(.*|self\.\w+.*)"
+)
+
+
 def _empty(value: str) -> bool:
+    """Nothing to hide: empty, already redacted, or code (`primary_key=True`,
+    `token = self.next_token()`) rather than a value."""
     inner = value.strip("\"'")
-    return not inner or inner.startswith("[REDACTED:")
+    quoted = len(value) >= 2 and value[0] in "\"'"
+    return (
+        not inner
+        or inner.startswith("[REDACTED:")
+        or (not quoted and _CODE_VALUE.fullmatch(inner) is not None)
+    )
 
 
 def _value(kind: str, value: str) -> str:
@@ -132,6 +157,7 @@ def redact(text: str) -> Redaction:
         text = pattern.sub(whole(kind), text)
     text = _AUTH.sub(tail("credentials"), text)
     text = _BEARER.sub(tail("bearer-token"), text)
+    text = _JWT.sub(whole("jwt"), text)
     text = _URL_PASSWORD.sub(tail("url-password"), text)
     text = _ASSIGN_COLON.sub(tail("assignment"), text)
     text = _ASSIGN_YAML.sub(tail("assignment"), text)
