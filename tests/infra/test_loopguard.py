@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from pathlib import Path
 
@@ -80,3 +81,38 @@ def test_no_mapped_process_is_reported_and_nothing_is_signalled(
     assert ev.pids == ()
     assert "no running process is mapped" in ev.message
     assert rec_table.sent == []
+
+
+def test_a_likely_mapping_is_never_acted_on_unasked(
+    spawner: AgentSpawner, rec_table: RecordingTable, tmp_path: Path
+) -> None:
+    import time  # noqa: PLC0415
+
+    from agentwatch.sources.claude_code import encode_cwd  # noqa: PLC0415
+
+    root, cwd = tmp_path / "claude", tmp_path / "shop"
+    cwd.mkdir()
+    a = spawner.start(bin_claude(spawner), cwd=cwd)  # no id on its command line
+    log = root / "projects" / encode_cwd(str(cwd)) / f"{U1}.jsonl"
+    log.parent.mkdir(parents=True)
+    log.write_text("{}\n")
+    later = time.time() + 5
+    os.utime(log, (later, later))  # written since the process started: a likely match
+    [ev] = run(GuardAction.KILL, rec_table, root)
+    assert not ev.ok
+    assert ev.pids == ()
+    assert "only a likely match" in ev.message
+    assert rec_table.signals(a.pid) == []
+
+
+class DeniedTable(RecordingTable):
+    def send_signal(self, pid: int, sig: signal.Signals) -> None:
+        raise PermissionError("operation not permitted")
+
+
+def test_a_denied_signal_is_a_failure_not_a_kill(spawner: AgentSpawner, tmp_path: Path) -> None:
+    spawner.start(bin_claude(spawner, "--session-id", U1))
+    [ev] = run(GuardAction.KILL, DeniedTable(spawner.allowed), tmp_path / "claude")
+    assert not ev.ok
+    assert "permission denied" in ev.message
+    assert "killed pid" not in ev.message

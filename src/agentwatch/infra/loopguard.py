@@ -85,22 +85,39 @@ class GuardRunner:
             return self._event(
                 due, (), ok=False, message="no running process is mapped to it; nothing signalled"
             )
+        exact = [p for p in targets if p.session.mapping is Confidence.EXACT]
+        if not exact:  # acting unasked on a guess could stop someone else's agent
+            listed = ", ".join(str(p.pid) for p in targets)
+            return self._event(
+                due,
+                (),
+                ok=False,
+                message=f"pid {listed} is only a likely match; nothing signalled (use "
+                "`agentwatch kill` or the TUI to act on it)",
+            )
+        targets = exact
         guard = procs.Guard.current()
         pids = tuple(p.pid for p in targets)
         problems: list[str] = []
+        sent = False
         for p in targets:
             ident = procs.Identity(p.pid, p.create_time, p.cmdline, p.user or None)
             sid = due.session.session_id
             if due.action is GuardAction.SUSPEND:
                 rep = procs.signal_tree(table, ident, signal.SIGSTOP, session=sid, guard=guard)
-                problems += [f"pid {i.pid}: {why}" for i, why in rep.refused]
-                problems += [f"pid {i.pid}: permission denied" for i in rep.denied]
+                reports = [rep]
             else:
                 kill = procs.terminate_tree(
                     table, ident, grace=self.kill_grace, escalate=True, session=sid, guard=guard
                 )
-                problems += [f"pid {i.pid}: {why}" for i, why in kill.term.refused]
+                reports = [kill.term] + ([kill.kill] if kill.kill is not None else [])
                 problems += [f"pid {i.pid} survived" for i in kill.survivors]
+            for rep in reports:
+                sent = sent or bool(rep.sent)
+                problems += [f"pid {i.pid}: {why}" for i, why in rep.refused]
+                problems += [f"pid {i.pid}: permission denied" for i in rep.denied]
+        if not sent and not problems:
+            problems.append("it had already exited")
         verb = "suspended" if due.action is GuardAction.SUSPEND else "killed"
         listed = ", ".join(str(p) for p in pids)
         if problems:
