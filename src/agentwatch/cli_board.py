@@ -26,6 +26,7 @@ from agentwatch.core.leaderboard import By, board
 from agentwatch.core.leaderboard_input import AlertMark, from_history
 from agentwatch.core.records import Agent
 from agentwatch.infra.export import leaderboard as export
+from agentwatch.infra.export.render import printable
 
 DEFAULT_SINCE = "7d"
 """The board covers the last week unless told otherwise (`--all` for the whole history)."""
@@ -120,7 +121,12 @@ def leaderboard(
     else:
         width = shutil.get_terminal_size((160, 24)).columns
         export.render(
-            b, width, sys.stdout.write, limit or export.DEFAULT_LIMIT, zone, ws.thresholds.window_s
+            b,
+            width,
+            lambda t: sys.stdout.write(printable(t)),
+            limit or export.DEFAULT_LIMIT,
+            zone,
+            ws.thresholds.window_s,
         )
         if not b.rows and not everything:
             click.echo("Widen the period with --since 30d, or --all for the whole history.")

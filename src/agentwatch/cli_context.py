@@ -28,6 +28,7 @@ from agentwatch.infra.context import (
     logs_of,
     summary_json,
 )
+from agentwatch.infra.export.render import printable
 from agentwatch.infra.tokenizer import TokenizerError
 
 SCHEMA_VERSION = 1
@@ -177,4 +178,4 @@ def context_cmd(
     lasts = [t.last_ts for t in (info.main, *info.subagents.values()) if t.last_ts is not None]
     last = max(lasts) if lasts else None
     live = status_of(last, now, ws.settings.idle_after) is SessionStatus.ACTIVE
-    sys.stdout.write(render(key, project, rep, rereads, live=live))
+    sys.stdout.write(printable(render(key, project, rep, rereads, live=live)))

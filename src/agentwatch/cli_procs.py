@@ -19,6 +19,7 @@ from agentwatch.cli import _options, _workspace, cli, common_options
 from agentwatch.core.procs import AgentProcess, resolve_target
 from agentwatch.core.records import Agent
 from agentwatch.infra.export import ps_json
+from agentwatch.infra.export.render import printable
 
 if TYPE_CHECKING:
     from agentwatch.infra.procs import Guard, Identity, ProcessTable, SignalReport
@@ -92,7 +93,7 @@ def ps_cmd(ctx: click.Context, /, as_json: bool = False, **common: Any) -> None:
     if not found:
         click.echo("No agent processes found.")
         return
-    _ps_rows(found, sys.stdout.write)
+    _ps_rows(found, lambda t: sys.stdout.write(printable(t)))
 
 
 def _describe(p: AgentProcess) -> str:

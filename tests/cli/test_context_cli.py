@@ -176,3 +176,28 @@ def test_report_context_adds_labelled_estimates_and_leaves_totals_alone(
     table = agentwatch("report", "--context", *root)
     assert "Context (est.)" in table.out
     assert "est." in table.out.split("Context (est.)")[1]
+
+
+def test_log_strings_cannot_inject_markup_or_terminal_escapes(
+    claude_tree: ClaudeTree, agentwatch: Callable[..., Run]
+) -> None:
+    cwd = "/tmp/<img src=x onerror=alert(1)>/\x1b]0;pwned\x07shop"
+    m = claude_tree.main(SID, cwd, version="2.1.90")
+    m.user("go", ts(0))
+    block = {"type": "tool_use", "id": "t1", "name": "Read", "input": {"file_path": f"{cwd}/a.py"}}
+    m.assistant("m1", "r1", usage(3, 40), ts(1), content=[block])
+    m.tool_result("t1", ts(2), {"type": "text", "file": {"filePath": f"{cwd}/a.py"}}, text="x=1")
+    root = ("--claude-dir", str(claude_tree.root))
+    table = agentwatch("report", "--context", *root)
+    assert table.code == 0, table.err
+    assert "\x1b" not in table.out
+    assert "\x07" not in table.out
+    assert "pwned" in table.out  # the text stays, only the control characters go
+    md = agentwatch("report", "--format", "md", "--context", *root).out
+    context = md.split("### Context (est.)")[1]
+    fenced = context.split("```")
+    outside = fenced[0] + "".join(fenced[2::2])
+    assert "\\<img" in outside  # escaped in the heading line...
+    assert "<img" not in outside.replace("\\<img", "")
+    assert "\x1b" not in md
+    assert "Read a.py" in fenced[1]  # the estimates themselves sit in a plain-text fence

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 import msgspec
 
 from agentwatch.core.groups import Group
 from agentwatch.infra.export import csv_report, html_report, json_report, markdown, table
+from agentwatch.infra.export import markdown as md
 from agentwatch.infra.export.model import Export, key_of, zone_name
 from agentwatch.infra.export.palette import Palette
 from agentwatch.infra.scan import ScanStats
@@ -31,6 +33,13 @@ def group_json(g: Group) -> dict[str, Any]:
         "cost_is_estimate": g.account.cost_is_estimate,
         "unpriced_models": g.account.unpriced_models,
     }
+
+
+class _Printable(io.StringIO):
+    """The table's buffer: whatever a log string holds, no control character gets through."""
+
+    def write(self, s: str, /) -> int:
+        return super().write(printable(s))
 
 
 def json_doc(doc: Export) -> dict[str, Any]:
@@ -73,26 +82,39 @@ def context_lines(doc: Export, *, markdown: bool) -> list[str]:
         if rep is None:
             continue
         name = f"{s.session_id[:8]} {s.project or ''}".strip()
-        out.append(f"**{name}** (tiktoken {rep.encoding})" if markdown else f"{name}:")
         body = describe(rep, live=False)
-        out += [f"    {line}" for line in body] if markdown else [f"  {line}" for line in body]
+        if markdown:  # paths and labels come from logs: escaped, and fenced as plain text
+            out += [f"**{md.esc(name)}** (tiktoken {rep.encoding})", "", md.fence("\n".join(body))]
+        else:
+            out += [f"{name}:", *(f"  {line}" for line in body)]
         out.append("")
     return out
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Text for a terminal: control characters from logs (escape sequences that set the title,
+    clear the screen or write the clipboard) are dropped; newlines and tabs stay."""
+    return _CONTROL.sub("", text)
 
 
 def render(fmt: str, doc: Export, palette: Palette | None = None, width: int = 160) -> bytes:
     """The document in `fmt` (one of `FORMATS`), UTF-8."""
     if fmt == "json":
         return msgspec.json.format(msgspec.json.encode(json_doc(doc)), indent=2) + b"\n"
+    # Text formats reach terminals (stdout) and viewers: no control character from a log
+    # survives in them (JSON escapes its own).
     if fmt == "csv":
-        return csv_report.render(doc).encode("utf-8")
+        return printable(csv_report.render(doc)).encode("utf-8")
     if fmt == "md":
         extra = "\n".join(context_lines(doc, markdown=True))
-        return (markdown.render(doc) + extra + ("\n" if extra else "")).encode("utf-8")
+        return printable(markdown.render(doc) + extra + ("\n" if extra else "")).encode("utf-8")
     if fmt == "html":
-        return html_report.render(doc, palette).encode("utf-8")
+        return printable(html_report.render(doc, palette)).encode("utf-8")
     if fmt == "table":
-        buf = io.StringIO()
+        buf = _Printable()
         table.render(doc.report, width, buf.write)
         table.render_alerts(doc.report, doc.signals, buf.write)
         if doc.groups is not None:

@@ -320,7 +320,8 @@ def _gemini(path: Path, st: _State) -> None:
         except (OSError, msgspec.DecodeError, ValueError):
             st.unreadable += 1
             return
-        for m in doc.get("messages", []) if isinstance(doc, dict) else []:
+        listed = doc.get("messages") if isinstance(doc, dict) else None
+        for m in listed if isinstance(listed, list) else []:
             put(m)
     else:
         for i, obj in enumerate(_lines(path, st)):
@@ -361,7 +362,8 @@ def _gemini_message(st: _State, agent: str | None, m: dict[str, Any]) -> None:
         return
     if content:
         st.out.append(_Raw(ts, agent, "reply", None, _s(content)))
-    for call in m.get("toolCalls") or []:
+    calls = m.get("toolCalls")
+    for call in calls if isinstance(calls, list) else []:
         if not isinstance(call, dict):
             continue
         name = _s(call.get("name")) or "tool"
