@@ -132,7 +132,7 @@ def test_long_text_is_cut_after_redaction_and_entries_are_capped(tmp_path: Path)
 def test_gemini_wrong_shapes_are_skipped_not_fatal(tmp_path: Path) -> None:
     null_messages = tmp_path / "session-2026-03-01T09-12-aaaa1111.json"
     null_messages.write_text(json.dumps({"sessionId": "aaaa1111", "messages": None}))
-    assert read_session_text(Agent.GEMINI, [str(null_messages)]).entries == []
+    assert read_session_text(Agent.GEMINI, [str(null_messages)]).entries == ()
     odd_calls = tmp_path / "session-2026-03-01T09-12-bbbb2222.json"
     msg = {"id": "g1", "type": "gemini", "content": "done", "toolCalls": 7}
     odd_calls.write_text(json.dumps({"sessionId": "bbbb2222", "messages": [msg]}))
