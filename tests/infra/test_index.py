@@ -188,3 +188,24 @@ def test_warm_start_imports_neither_textual_nor_the_price_package(claude_tree, t
     assert probe() == "[]"
     b.assistant("m3", "r3", usage(inp=1, out=3), ts(3), model="claude-opus-4-5-20251101")
     assert probe() == "['genai_prices']"  # a model never priced before needs the data
+
+
+def test_a_damaged_saved_parser_state_rereads_the_file_instead_of_failing(
+    claude_tree: ClaudeTree,
+) -> None:
+    from agentwatch.core.records import UsageRecord  # noqa: PLC0415
+    from agentwatch.infra.files import ScanStats, TrackedFile, discover  # noqa: PLC0415
+    from agentwatch.infra.scan import Root  # noqa: PLC0415
+    from agentwatch.sources.claude_code import SOURCE  # noqa: PLC0415
+    t = claude_tree.main("5d0c9a1e-3b7f-4c2a-9e81-0a6b2c4d8f10")
+    t.assistant("msg_1", "req_1", usage(1, 2), ts(1))
+    [(path, spec)] = list(discover(Root(SOURCE, claude_tree.root)))
+    f = TrackedFile.new(SOURCE, path, spec)
+    f.read(ScanStats())
+    dumped = f.dump()
+    dumped[14] = {"session": 42, "nonsense": True}  # what a damaged index could hold
+    t.assistant("msg_2", "req_2", usage(1, 3), ts(2))
+    again = TrackedFile.load(dumped)
+    assert again is not None
+    got = [r for r in again.read(ScanStats()) if isinstance(r, UsageRecord)]
+    assert [r.message_id for r in got] == ["msg_1", "msg_2"]  # read again from the start

@@ -56,6 +56,7 @@ GARBAGE: dict[str, bytes] = {
     "glued": raw(line("msg_g1")) + raw(line("msg_g2")),
     "empty": b"",
     "blank": b"   \t",
+    "nested-too-deep": raw(line("msg_deep"))[:-1] + b', "x": ' + b"[" * 5000 + b"]" * 5000 + b"}",
 }
 
 
@@ -103,8 +104,9 @@ def test_parser_counts_no_usage_from_a_wrong_shape(message: Any) -> None:
         ("input_tokens", True, 0),
         ("cache_read_input_tokens", None, 0),
         ("input_tokens", "12", 0),
+        ("input_tokens", 2**64, 0),
     ],
-    ids=["negative", "fraction", "bool", "null", "digit-string"],
+    ids=["negative", "fraction", "bool", "null", "digit-string", "absurd"],
 )
 def test_parser_flags_a_mistyped_usage_field(field: str, value: Any, expected: int) -> None:
     u = {"input_tokens": 7, "output_tokens": 11, "cache_read_input_tokens": 13, field: value}
@@ -299,3 +301,15 @@ def test_damaged_sidecar_does_not_lose_the_subagent(
         ("a1b2c3d", "Explore", "look")
     ]
     assert s["subagents"][0]["tokens"] == toks(2, 3, 0, 0, 4)
+
+
+def test_an_absurd_count_is_flagged_and_the_index_still_works(
+    claude_tree: ClaudeTree, report_json: Report
+) -> None:
+    t = good_session(claude_tree)
+    t.assistant("msg_huge", "req_huge", {"input_tokens": 2**64, "output_tokens": 5}, ts(2))
+    for _ in range(2):  # cold (saves the index), then warm (loads it)
+        doc = report_json(claude_tree.root)
+        (s,) = doc["sessions"]
+        assert s["tokens"]["input"] == 100
+        assert doc["skipped"]["fields"] == 1

@@ -267,3 +267,18 @@ def test_workspace_roots_and_folders_searched(tmp_path: Path) -> None:
     assert home / ".gemini" / "tmp" in ws.searched
     assert ws.fingerprint()["parsers"] == {"gemini": gemini.PARSER_VERSION}
     assert ws.ignored == []
+
+
+def test_a_blank_project_root_and_a_deeply_nested_line_are_survived(
+    tree: GeminiTree, agentwatch: Agentwatch
+) -> None:
+    blank = tree.project("blank", cwd="\n  \n")
+    chat = tree.chat(blank, E, ts(8))
+    chat.meta(ts(8))
+    chat.raw(b'{"id": "deep", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}\n")
+    chat.gemini("e-g1", ts(8, 1), FLASH, tokens(700, 7))
+    doc = report(agentwatch, "--gemini-dir", str(tree.root))
+    (s,) = doc["sessions"]
+    assert s["tokens"]["output"] == 7
+    assert s["project"] is None
+    assert doc["skipped"]["lines"] == 1

@@ -230,7 +230,12 @@ class TrackedFile:
         if self.parser is None:
             if self.saved is not None:
                 self.parser = self.source.parser(self.path, self.spec)
-                self.parser.restore(self.saved)
+                try:
+                    self.parser.restore(self.saved)
+                except Exception:  # noqa: BLE001 (a damaged index: read this file again)
+                    LOG.warning("%s: saved parser state unusable; reading it again", self.path)
+                    self.parser = self._new_parser()
+                    self.cursor = FileCursor(self.path)  # dedup absorbs what is read twice
                 self.saved = None
             else:
                 self.parser = self._new_parser()

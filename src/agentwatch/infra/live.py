@@ -202,6 +202,10 @@ class LiveEngine:
         except OSError as exc:
             self._warn(f"cannot read {path}: {exc.strerror or exc}", once=path)
             return
+        except Exception as exc:  # noqa: BLE001 (a parser bug must not stop live updates)
+            LOG.exception("could not parse %s", path)
+            self._warn(f"cannot parse {path} ({type(exc).__name__}); see the log", once=path)
+            return
         self.tally.apply(records)
         self.activity.feed(records)
         for rec in records:

@@ -46,6 +46,9 @@ def _ingest(f: TrackedFile, tally: Tally, stats: ScanStats) -> bool:
     except OSError as exc:
         stats.skipped_files[f.path] = exc.strerror or type(exc).__name__
         LOG.warning("skipped %s: %s", f.path, exc)
+    except Exception as exc:  # noqa: BLE001 (a parser bug must not lose every other file)
+        stats.skipped_files[f.path] = f"could not be parsed ({type(exc).__name__})"
+        LOG.exception("skipped %s: parser failed", f.path)
     else:
         return True
     return False

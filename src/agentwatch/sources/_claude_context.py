@@ -99,7 +99,7 @@ class ClaudeContext:
                 continue
             try:
                 line = _LINE.decode(raw)
-            except (msgspec.DecodeError, msgspec.ValidationError, ValueError):
+            except (msgspec.DecodeError, msgspec.ValidationError, ValueError, RecursionError):
                 self.skipped += 1
                 continue
             if line.type not in ("user", "assistant") or not isinstance(line.message, dict):

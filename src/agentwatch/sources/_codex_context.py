@@ -124,7 +124,7 @@ class CodexContext:
                 continue
             try:
                 line = _LINE.decode(raw)
-            except (msgspec.DecodeError, msgspec.ValidationError, ValueError):
+            except (msgspec.DecodeError, msgspec.ValidationError, ValueError, RecursionError):
                 self.skipped += 1
                 continue
             p = line.payload

@@ -121,12 +121,12 @@ def decode_line(
         return typed.decode(raw)
     except msgspec.ValidationError:
         pass
-    except (msgspec.DecodeError, ValueError):
+    except (msgspec.DecodeError, ValueError, RecursionError):  # nested past the decoder's depth
         stats.skip(n, "malformed JSON")
         return None
     try:
         obj = _ANY_JSON.decode(raw)
-    except (msgspec.DecodeError, ValueError):
+    except (msgspec.DecodeError, ValueError, RecursionError):
         stats.skip(n, "malformed JSON")
         return None
     if not isinstance(obj, dict):
@@ -153,14 +153,18 @@ def parse_ts(value: Any) -> float | None:
     return dt.timestamp()
 
 
+MAX_COUNT = 10**12
+"""No API call uses a trillion tokens: a bigger count is damage (and would overflow the index)."""
+
+
 def count(value: Any) -> tuple[int, bool]:
     """A token count from a log field: `(value, coerced)`.
 
-    Anything but a non-negative int (null, strings, floats, negatives) reads as 0 and is flagged
-    (FORMATS section 6); a field that is simply absent is 0 and not flagged.
+    Anything but a non-negative int up to `MAX_COUNT` (null, strings, floats, negatives, absurd
+    sizes) reads as 0 and is flagged (FORMATS section 6); an absent field is 0 and not flagged.
     """
     if type(value) is int:
-        return (value, False) if value >= 0 else (0, True)
+        return (value, False) if 0 <= value <= MAX_COUNT else (0, True)
     if value is msgspec.UNSET:
         return 0, False
     return 0, True

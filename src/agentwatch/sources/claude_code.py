@@ -225,9 +225,12 @@ class ClaudeParser:
         spans: dict[ThreadKey, list[Any]] = {}
         for raw in lines:
             self.stats.lines += 1
-            line = self._decode(raw)
-            if line is not None:
-                self._line(line, out, spans)
+            try:
+                line = self._decode(raw)
+                if line is not None:
+                    self._line(line, out, spans)
+            except RecursionError:  # a field nested past any decoder's depth
+                self.stats.skip(self.stats.lines, "nested too deeply")
         head: list[Record] = []
         for thread, (first, last, cwd, version) in spans.items():
             main_file = self.spec.role is FileRole.MAIN and thread.agent_id is None

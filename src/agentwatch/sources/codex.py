@@ -192,13 +192,17 @@ class CodexParser:
         spans: dict[ThreadKey, list[float | None]] = {}
         for raw in lines:
             self.stats.lines += 1
-            line = self._decode(raw)
-            if line is None:
+            try:
+                line = self._decode(raw)
+                if line is None:
+                    continue
+                ts = parse_ts(line.timestamp)
+                p = line.payload
+                if p is not None:
+                    self._line(line.type, p, ts, out)
+            except RecursionError:  # a field nested past any decoder's depth
+                self.stats.skip(self.stats.lines, "nested too deeply")
                 continue
-            ts = parse_ts(line.timestamp)
-            p = line.payload
-            if p is not None:
-                self._line(line.type, p, ts, out)
             span = spans.setdefault(self.thread, [ts, ts])
             if ts is not None:
                 if span[0] is None or ts < span[0]:

@@ -158,7 +158,8 @@ class _Conversation:
         self.path = path
         self.spec = spec
         self.stats = ParseStats()
-        self._cwd = (spec.context or "").strip().splitlines()[0] if spec.context else None
+        named = (spec.context or "").strip().splitlines()
+        self._cwd = named[0].strip() or None if named else None
         self._session: str | None = None
         self._order: dict[str, bool] = {}
         self._calls: dict[str, bool] = {}
@@ -272,10 +273,13 @@ class GeminiChatParser(_Conversation):
         decoded = False
         for raw in lines:
             self.stats.lines += 1
-            line = decode_line(raw, schema.LINE, schema.Line, self.stats, _salvage_line)
-            if line is not None:
-                decoded = True
-                self._line(line, out, span)
+            try:
+                line = decode_line(raw, schema.LINE, schema.Line, self.stats, _salvage_line)
+                if line is not None:
+                    decoded = True
+                    self._line(line, out, span)
+            except RecursionError:  # a field nested past any decoder's depth
+                self.stats.skip(self.stats.lines, "nested too deeply")
         return self._head(span, out) if decoded else out
 
     def _line(self, line: schema.Line, out: list[Record], span: list[float | None]) -> None:
@@ -349,12 +353,12 @@ class GeminiDocumentParser(_Conversation):
             return schema.DOCUMENT.decode(data)
         except msgspec.ValidationError:
             pass
-        except (msgspec.DecodeError, ValueError):
+        except (msgspec.DecodeError, ValueError, RecursionError):
             self.stats.unreadable = "not a complete JSON document"
             return None
         try:
             obj = _ANY_JSON.decode(data)
-        except (msgspec.DecodeError, ValueError):
+        except (msgspec.DecodeError, ValueError, RecursionError):
             self.stats.unreadable = "not a complete JSON document"
             return None
         if not isinstance(obj, dict):
