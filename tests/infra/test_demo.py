@@ -272,3 +272,18 @@ def test_the_dummy_leaves_when_the_demo_is_gone(tmp_path: Path) -> None:
     except psutil.TimeoutExpired:
         os.kill(pid, signal.SIGKILL)
         raise AssertionError("the dummy outlived the demo") from None
+
+
+def test_the_demo_never_reads_the_users_agent_folders(demo, tmp_path: Path) -> None:
+    d, _ = demo
+    real = tmp_path / "real-home"
+    (real / ".gemini" / "tmp").mkdir(parents=True)
+    env = {
+        "HOME": str(real),
+        "GEMINI_CLI_HOME": str(real),
+        "CODEX_HOME": str(real / ".codex"),
+        "CLAUDE_CONFIG_DIR": str(real / ".claude"),
+    }
+    ws = d.workspace(env)
+    for r in ws.roots:
+        assert Path(r.path).is_relative_to(d.root), r.path

@@ -288,9 +288,12 @@ class Demo:
     # ---- what the TUI opens -------------------------------------------------------------------
     def options(self) -> Options:
         """Only the demo's folders; a cache and config of its own, no index."""
+        gemini = self.root / "gemini"  # named, so $GEMINI_CLI_HOME never leads to real chats
+        gemini.mkdir(exist_ok=True)
         return Options(
             claude_dirs=(str(self.sim.claude_root),),
             codex_dirs=(str(self.sim.codex_root),),
+            gemini_dirs=(str(gemini),),
             no_cache=True,
             cache_dir=str(self.root / "cache"),
             config_dir=str(self.root / "config"),

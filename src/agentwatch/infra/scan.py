@@ -141,9 +141,11 @@ def _read_previewed(
     progress: Progress | None,
     total: int,
     preview: Preview | None,
+    elsewhere: bool = False,
 ) -> dict[str, TrackedFile]:
-    """`_read_all`, pausing after the first `recent` files to show them."""
-    if preview is None or not 0 < recent < len(files):
+    """`_read_all`, pausing after the first `recent` files to show them (when older files are
+    still to come, here or in a worker: `elsewhere`)."""
+    if preview is None or recent <= 0 or not (recent < len(files) or elsewhere):
         return _read_all(files, tally, stats, progress, total)
     tracked = _read_all(files[:recent], tally, stats, progress, total)
     tally.settle()  # sums of what is in so far: cheap, and exact for those files
@@ -216,7 +218,9 @@ def scan_files(
         tally.settle()
         return tracked
     with pool:
-        tracked = _read_previewed(mine, recent, tally, stats, progress, len(files), preview)
+        tracked = _read_previewed(
+            mine, recent, tally, stats, progress, len(files), preview, elsewhere=True
+        )
         for part, fut in futures:
             try:
                 results.append(fut.result())
