@@ -283,3 +283,33 @@ def test_a_change_in_the_tree_ends_idle_burn_and_an_ignored_one_does_not(
         assert eng.activity.sessions[key].paths == {sentinel}  # the noise never arrived
     finally:
         eng.stop()
+
+
+def test_gitignore_precedence_follows_git(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    touch(repo / ".git" / "info" / "exclude", "*.log\n")
+    touch(repo / ".gitignore", "!important.log\ndata/\n*.gen\n")
+    touch(repo / "data" / ".gitignore", "!keep.txt\n")
+    ig = Ignore(str(repo))
+    assert not ig.ignored(str(repo / "important.log"))  # .gitignore wins over info/exclude
+    assert ig.ignored(str(repo / "other.log"))
+    assert ig.ignored(str(repo / "data" / "keep.txt"))  # git never looks inside data/
+    # A session working in a sub-folder still obeys the repository's rules above it.
+    sub = Ignore(str(repo / "pkg"))
+    assert sub.top == str(repo)
+    assert sub.ignored(str(repo / "pkg" / "a.gen"))
+    assert not sub.ignored(str(repo / "pkg" / "a.py"))
+
+
+def test_folders_holding_home_or_shared_system_dirs_are_not_watched(tmp_path: Path) -> None:
+    home = tmp_path / "users" / "dev"
+    home.mkdir(parents=True)
+    tw = TreeWatch(lambda *_: None, lambda _: None, home=str(home))
+    try:
+        tw.update([(str(tmp_path / "users"), 1.0), ("/tmp", 2.0), (str(home / "proj"), 3.0)])
+        assert tw.trees == []  # a folder holding home, a shared one, and a missing one
+        (home / "proj").mkdir()
+        tw.update([(str(home / "proj"), 4.0)])
+        assert tw.trees == [str(home / "proj")]
+    finally:
+        tw.stop()

@@ -35,6 +35,8 @@ from agentwatch.core.records import ThreadKey
 from agentwatch.core.tally import SessionInfo
 from agentwatch.infra.applog import LOG
 
+_SYSTEM = frozenset({"/tmp", "/var", "/var/tmp", "/usr", "/opt", "/etc", "/private/tmp"})  # noqa: S108
+"""Shared system folders: never a project tree to watch whole."""
 DEFAULT_CAP = 32
 """Trees watched at once (each recursive watch takes one inotify instance)."""
 
@@ -97,12 +99,17 @@ class Ignore:
     def __init__(self, root: str, excluded: Sequence[str] = ()) -> None:
         self.root = root.rstrip(os.sep) or os.sep
         self.excluded = tuple(e.rstrip(os.sep) for e in excluded)
+        self.top = _git_top(self.root) or self.root
+        """Where `.gitignore` files start to apply: the repository's top (the tree may be a
+        sub-folder of it), else the tree itself."""
         self._specs: dict[str, pathspec.GitIgnoreSpec | None] = {}
         self._venv: dict[str, bool] = {}
+        self._dirs: dict[str, bool] = {}
 
     def forget(self, folder: str) -> None:
         """A `.gitignore` in `folder` changed: read it again next time."""
         self._specs.pop(folder, None)
+        self._dirs.clear()
 
     def ignored(self, path: str) -> bool:
         """True when a change to `path` (a file under the tree) is not progress."""
@@ -119,18 +126,33 @@ class Ignore:
         if any(p in IGNORED_DIRS for p in parts[:-1]):
             return True
         folder = self.root
-        folders = [folder]
         for p in parts[:-1]:
             folder = os.path.join(folder, p)
             if self._is_venv(folder):
                 return True
-            folders.append(folder)
-        # The deepest .gitignore with an opinion wins (git's precedence).
-        for i in range(len(folders) - 1, -1, -1):
-            spec = self._spec(folders[i])
+        # Git never looks inside an ignored folder: a file there stays ignored whatever a
+        # deeper `.gitignore` says.
+        git = os.path.relpath(path, self.top).split(os.sep)
+        for i in range(1, len(git)):
+            if self._git_dir(git[:i]):
+                return True
+        return self._git(git, is_dir=False)
+
+    def _git_dir(self, parts: list[str]) -> bool:
+        key = "/".join(parts)
+        hit = self._dirs.get(key)
+        if hit is None:
+            hit = self._dirs[key] = self._git(parts, is_dir=True)
+        return hit
+
+    def _git(self, parts: list[str], *, is_dir: bool) -> bool:
+        """Git's verdict for a path (parts below `top`): the deepest `.gitignore` with an
+        opinion wins."""
+        for i in range(len(parts) - 1, -1, -1):
+            spec = self._spec(os.path.join(self.top, *parts[:i]))
             if spec is None:
                 continue
-            verdict = spec.check_file("/".join(parts[i:])).include
+            verdict = spec.check_file("/".join(parts[i:]) + ("/" if is_dir else "")).include
             if verdict is not None:
                 return verdict
         return False
@@ -146,8 +168,8 @@ class Ignore:
             return self._specs[folder]
         lines: list[str] = []
         sources = [os.path.join(folder, ".gitignore")]
-        if folder == self.root:
-            sources.append(os.path.join(folder, ".git", "info", "exclude"))
+        if folder == self.top:  # first: the repository's own `.gitignore` files win over it
+            sources.insert(0, os.path.join(folder, ".git", "info", "exclude"))
         for src in sources:
             try:
                 with open(src, encoding="utf-8", errors="replace") as fh:
@@ -157,6 +179,18 @@ class Ignore:
         spec = pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
         self._specs[folder] = spec
         return spec
+
+
+def _git_top(folder: str) -> str | None:
+    """The work tree holding `folder` (the nearest ancestor with a `.git`), or None."""
+    here = folder
+    while True:
+        if os.path.exists(os.path.join(here, ".git")):
+            return here
+        up = os.path.dirname(here)
+        if up == here:
+            return None
+        here = up
 
 
 Sink = Callable[[str, str, float], None]
@@ -272,7 +306,13 @@ class TreeWatch:
             tree = str(Path(cwd).resolve())
         except (OSError, RuntimeError):
             return None
-        if tree in (os.sep, self.home) or not os.path.isdir(tree):
+        home = self.home.rstrip(os.sep) + os.sep
+        if (
+            tree == os.sep
+            or home.startswith(tree.rstrip(os.sep) + os.sep)  # home, or a folder holding it
+            or tree in _SYSTEM
+            or not os.path.isdir(tree)
+        ):
             return None  # far too big to watch recursively; the logs still count edits
         return tree
 

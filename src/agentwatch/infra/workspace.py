@@ -60,7 +60,7 @@ class Workspace:
     def own_paths(self) -> list[Path]:
         """Folders whose changes are never a session's progress: the agents' log roots and
         agentwatch's own cache and state (they may sit inside a project's tree)."""
-        return [*(r.base for r in self.roots), self.dirs.cache, self.dirs.state]
+        return [*(r.path for r in self.roots), self.dirs.cache, self.dirs.state]
 
     def fingerprint(self) -> dict[str, Any]:
         """What the index depends on: a change means a rebuild."""
