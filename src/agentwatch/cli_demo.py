@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -57,12 +58,18 @@ def run_demo(theme: str | None) -> None:
                 "loop: select it, press k and confirm to stop its dummy agent"
             ),
         )
-        with _exit_on_signals(app):
+        with _exit_on_signals(app, on_stuck=sim.close):
             app.run()
 
 
+EXIT_GRACE = 3.0
+"""Seconds the app gets to quit after SIGTERM/SIGHUP before the demo cleans up and leaves."""
+
+
 @contextlib.contextmanager
-def _exit_on_signals(app: AgentwatchApp) -> Iterator[None]:
+def _exit_on_signals(
+    app: AgentwatchApp, on_stuck: Callable[[], None] | None = None
+) -> Iterator[None]:
     """SIGTERM or SIGHUP (a closed terminal) quit the app normally, so the folder and the dummy
     agent are cleaned up; the handler only sets an event, a thread asks the app to exit."""
     asked = threading.Event()
@@ -77,6 +84,11 @@ def _exit_on_signals(app: AgentwatchApp) -> Iterator[None]:
                 with contextlib.suppress(RuntimeError):  # not running (yet or any more)
                     app.call_from_thread(app.exit)
                 asked.clear()
+                # A closed terminal can wedge Textual's writer on the way out: if the app has
+                # not returned in time, clean up here and leave.
+                if not done.wait(EXIT_GRACE) and on_stuck is not None:
+                    on_stuck()
+                    os._exit(129)
 
     sigs = [signal.SIGTERM, signal.SIGHUP]
     old = {s: signal.signal(s, handler) for s in sigs}

@@ -418,3 +418,18 @@ def test_table_shows_the_groups(export: Callable[..., str]) -> None:
     assert re.search(r"^2026-02-03\s+2\s", out, re.MULTILINE)
     assert re.search(r"^2026-02-04\s+3\s", out, re.MULTILINE)
     assert CODEX_ID[:8] in out
+
+
+def test_csv_cells_from_logs_never_start_a_formula(claude_tree, agentwatch) -> None:  # type: ignore[no-untyped-def]
+    import csv as csv_mod  # noqa: PLC0415
+    import io  # noqa: PLC0415
+
+    from tests.fixtures.claude import ts, usage  # noqa: PLC0415
+
+    t = claude_tree.main("5d0c9a1e-3b7f-4c2a-9e81-0a6b2c4d8f10", cwd="=cmd|' /C calc'!A0")
+    t.assistant("m1", "r1", usage(1, 2), ts(1), model='=HYPERLINK("http://evil")')
+    for extra in ((), ("--by", "model")):
+        res = agentwatch("report", "--format", "csv", "--claude-dir", str(claude_tree.root), *extra)
+        assert res.code == 0, res.err
+        for row in csv_mod.reader(io.StringIO(res.out)):
+            assert not any(cell[:1] in ("=", "+", "-", "@") for cell in row), row

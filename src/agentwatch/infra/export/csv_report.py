@@ -79,7 +79,7 @@ def _tokens(t: Tokens) -> list[int]:
 def _money(acc: Account) -> list[Any]:
     # Sums of float prices pick up noise (0.0659 as 0.06589999999999999): 1e-10 USD is plenty.
     cost = None if acc.cost_usd is None else round(acc.cost_usd, 10)
-    return [cost, acc.cost_is_estimate, ";".join(acc.unpriced_models)]
+    return [cost, acc.cost_is_estimate, _text(";".join(acc.unpriced_models))]
 
 
 def session_row(s: SessionSummary) -> list[Any]:
@@ -92,7 +92,7 @@ def session_row(s: SessionSummary) -> list[Any]:
         _text(s.project),
         iso(s.started_at),
         iso(s.last_activity_at),
-        ";".join(s.models),
+        _text(";".join(s.models)),
         *_tokens(s.total.tokens),
         *_money(s.total),
         str(s.status),
@@ -111,7 +111,7 @@ def subagent_row(s: SessionSummary, sub: SubagentSummary) -> list[Any]:
         _text(s.project),
         iso(sub.first_ts),
         iso(sub.last_ts),
-        ";".join(sub.account.models),
+        _text(";".join(sub.account.models)),
         *_tokens(sub.account.tokens),
         *_money(sub.account),
         None,
@@ -122,7 +122,7 @@ def subagent_row(s: SessionSummary, sub: SubagentSummary) -> list[Any]:
 
 def group_row(g: Group) -> list[Any]:
     """One group."""
-    return [str(g.by), g.key, g.sessions, *_tokens(g.tokens), *_money(g.account)]
+    return [str(g.by), _text(g.key), g.sessions, *_tokens(g.tokens), *_money(g.account)]
 
 
 def _write(header: Sequence[str], rows: list[list[Any]]) -> str:
