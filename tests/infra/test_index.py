@@ -197,6 +197,7 @@ def test_a_damaged_saved_parser_state_rereads_the_file_instead_of_failing(
     from agentwatch.infra.files import ScanStats, TrackedFile, discover  # noqa: PLC0415
     from agentwatch.infra.scan import Root  # noqa: PLC0415
     from agentwatch.sources.claude_code import SOURCE  # noqa: PLC0415
+
     t = claude_tree.main("5d0c9a1e-3b7f-4c2a-9e81-0a6b2c4d8f10")
     t.assistant("msg_1", "req_1", usage(1, 2), ts(1))
     [(path, spec)] = list(discover(Root(SOURCE, claude_tree.root)))
