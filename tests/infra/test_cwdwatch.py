@@ -313,3 +313,21 @@ def test_folders_holding_home_or_shared_system_dirs_are_not_watched(tmp_path: Pa
         assert tw.trees == [str(home / "proj")]
     finally:
         tw.stop()
+
+
+def test_a_tree_with_too_many_folders_is_left_to_the_logs(tmp_path: Path) -> None:
+    big, small = tmp_path / "monorepo", tmp_path / "tool"
+    for i in range(12):
+        (big / "node_modules" / f"pkg{i}").mkdir(parents=True)
+    (small / "src").mkdir(parents=True)
+    warnings: list[str] = []
+    tw = TreeWatch(lambda *_: None, warnings.append, home="/x", max_folders=10)
+    try:
+        tw.update([(str(big), 2.0), (str(small), 1.0)])
+        assert tw.trees == [str(small)]
+        assert len(warnings) == 1
+        assert "more than 10 folders" in warnings[0]
+        tw.update([(str(big), 3.0), (str(small), 1.0)])  # not counted, not said again
+        assert len(warnings) == 1
+    finally:
+        tw.stop()

@@ -37,6 +37,9 @@ from agentwatch.infra.applog import LOG
 
 _SYSTEM = frozenset({"/tmp", "/var", "/var/tmp", "/usr", "/opt", "/etc", "/private/tmp"})  # noqa: S108
 """Shared system folders: never a project tree to watch whole."""
+MAX_FOLDERS = 4000
+"""Folders a watched tree may hold (32 trees x 4,000 stays well inside the usual per-user
+inotify watch limit, and leaves room for editors and other tools)."""
 DEFAULT_CAP = 32
 """Trees watched at once (each recursive watch takes one inotify instance)."""
 
@@ -193,6 +196,21 @@ def _git_top(folder: str) -> str | None:
         here = up
 
 
+def count_folders(tree: str, most: int) -> int:
+    """Folders under `tree` (itself included), counting stops past `most`; symlinks are not
+    followed (nor are they by the watch)."""
+    n, stack = 0, [tree]
+    while stack and n <= most:
+        here = stack.pop()
+        n += 1
+        try:
+            with os.scandir(here) as it:
+                stack.extend(e.path for e in it if e.is_dir(follow_symlinks=False))
+        except OSError:
+            continue
+    return n
+
+
 Sink = Callable[[str, str, float], None]
 """Receives (tree, changed path, time) from the observer's thread."""
 
@@ -240,8 +258,12 @@ class TreeWatch:
         observer: Callable[[], BaseObserver] = Observer,
         clock: Callable[[], float] = time.time,
         home: str | None = None,
+        max_folders: int = MAX_FOLDERS,
     ) -> None:
         self.sink = sink
+        self.max_folders = max_folders
+        """Trees with more folders than this are not watched (inotify watches are per folder,
+        ignored ones included)."""
         self.warn = warn
         self.cap = cap
         self.excluded = tuple(str(Path(e).resolve()) for e in excluded)
@@ -321,6 +343,17 @@ class TreeWatch:
             self._observer = self._factory()
             self._observer.daemon = True
             self._observer.start()
+        folders = count_folders(tree, self.max_folders)
+        if folders > self.max_folders:  # a recursive watch costs one inotify watch per folder
+            self._refused.add(tree)
+            msg = (
+                f"not watching {tree} for file changes: more than {self.max_folders:,} folders "
+                "(each would take one of the user's inotify watches); changes there come from "
+                "the logs only"
+            )
+            LOG.warning(msg)
+            self.warn(msg)
+            return
         handler = _TreeHandler(tree, Ignore(tree, self.excluded), self.sink, self.clock)
         try:
             self._watches[tree] = self._observer.schedule(
