@@ -144,16 +144,24 @@ def load_total(tally: Tally, data: Plain) -> None:
 
 def dump_calls(tally: Tally) -> Plain:
     """Every deduplicated call."""
+    keys: dict[ThreadKey, list[Any]] = {}
+
+    def key(k: ThreadKey) -> list[Any]:
+        v = keys.get(k)
+        if v is None:
+            v = keys[k] = _key(k)
+        return v
+
     return [
         [
-            list(c.key),
+            c.key,
             _tok(c.tokens),
             c.model,
             c.ts,
-            _key(c.owner),
+            key(c.owner),
             c.cost,
             c.estimate,
-            [_key(t) for t in c.threads],
+            [key(t) for t in c.threads],
             c.message_id,
             c.request_id,
         ]
@@ -164,17 +172,28 @@ def dump_calls(tally: Tally) -> Plain:
 def load_calls(data: Plain) -> dict[tuple[str, ...], Call]:
     """The calls `dump_calls` wrote, by key."""
     out: dict[tuple[str, ...], Call] = {}
+    keys: dict[tuple[Any, ...], ThreadKey] = {}  # a thread owns many calls: build its key once
+
+    def thread(v: list[Any]) -> ThreadKey:
+        t = (v[0], v[1], v[2])
+        k = keys.get(t)
+        if k is None:
+            k = keys[t] = ThreadKey(Agent(v[0]), v[1], v[2])
+        return k
+
     for v in data:
         key = tuple(v[0])
+        threads = v[7]
+        owner = thread(v[4])
         out[key] = Call(
             key,
-            _untok(v[1]),
+            Tokens(*v[1]),
             v[2],
             v[3],
-            _unkey(v[4]),
+            owner,
             v[5],
             v[6],
-            tuple(_unkey(t) for t in v[7]),
+            (owner,) if len(threads) == 1 and threads[0] == v[4] else tuple(map(thread, threads)),
             v[8],
             v[9],
         )
