@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import time
 
 from textual.worker import WorkerFailed
 
@@ -64,11 +65,14 @@ def counted(s: SessionSummary) -> ContextTracker:
 
 
 async def settle(pilot, screen: DetailScreen, want: str) -> str:  # type: ignore[no-untyped-def]
+    """The section's text once it shows `want` (an upper bound of 15 s on a loaded machine;
+    the caller asserts what it needs)."""
     text = ""
-    for _ in range(200):
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
         with contextlib.suppress(WorkerFailed):  # the screen shows a failure; tests read it
             await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+        await pilot.pause(0.02)
         text = str(screen.query_one("#context").render())
         if want in text:
             break
@@ -127,10 +131,7 @@ async def test_a_live_session_refreshes_and_the_final_line_replaces_the_estimate
         final = main.assistant("live", "rl", usage(4, 377), ts(5, 9), content=[])
         final["message"]["stop_reason"] = "end_turn"
         main.put({**final, "uuid": "final"})
-        for _ in range(200):
-            text = await settle(pilot, screen, "logged 392")
-            if "main thread has no final line" not in text:
-                break
+        text = await settle(pilot, screen, "(logged 392)")
         assert "main thread has no final line" not in text
         assert "(logged 392)" in text  # 3 x 5 + 377: the exact figure
 
