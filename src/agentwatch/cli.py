@@ -351,7 +351,9 @@ def report(
     texts = None
     if include_text:
         texts = {
-            k: read_session_text(s.agent, s.files, do_redact=not no_redact)
+            k: read_session_text(
+                s.agent, s.files, do_redact=not no_redact, since=flt.since, until=flt.until
+            )
             for k, s in zip(keys, rep.sessions, strict=True)
         }
     contexts = _contexts(tally, keys) if context else None

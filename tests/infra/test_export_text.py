@@ -138,3 +138,16 @@ def test_gemini_wrong_shapes_are_skipped_not_fatal(tmp_path: Path) -> None:
     odd_calls.write_text(json.dumps({"sessionId": "bbbb2222", "messages": [msg]}))
     got = read_session_text(Agent.GEMINI, [str(odd_calls)])
     assert [(e.kind, e.text) for e in got.entries] == [("reply", "done")]
+
+
+def test_text_outside_the_reports_period_is_left_out(tmp_path: Path) -> None:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    tree = ClaudeTree(tmp_path)
+    t = tree.main("aaaaaaaa-0000-4000-8000-000000000002")
+    t.user("yesterday's secret plan", "2026-02-02T10:00:00.000Z")
+    t.user("today's prompt", "2026-02-03T10:00:00.000Z")
+    t.user("tomorrow's prompt", "2026-02-04T10:00:00.000Z")
+    day = datetime(2026, 2, 3, tzinfo=UTC).timestamp()
+    got = read_session_text(Agent.CLAUDE_CODE, [str(t.path)], since=day, until=day + 86400)
+    assert [e.text for e in got.entries] == ["today's prompt"]

@@ -392,7 +392,13 @@ def _finish(raw: _Raw, do_redact: bool) -> tuple[TextEntry, int]:
 
 
 def read_session_text(
-    agent: Agent, files: Iterable[str], *, do_redact: bool = True, max_entries: int = MAX_ENTRIES
+    agent: Agent,
+    files: Iterable[str],
+    *,
+    do_redact: bool = True,
+    max_entries: int = MAX_ENTRIES,
+    since: float | None = None,
+    until: float | None = None,
 ) -> SessionText:
     """Read a session's conversation back from its log files.
 
@@ -401,6 +407,8 @@ def read_session_text(
         files: The session's files (main transcript and sub-agents').
         do_redact: Replace secrets (the default; `--no-redact` turns it off).
         max_entries: Entries kept (the first ones); the rest are counted in `omitted`.
+        since: Drop entries before this time (the report's `--since`); undated ones stay.
+        until: Drop entries at or after this time (`--until`).
 
     Returns:
         Prompts, replies, tool calls and tool outputs in time order, redacted and cut.
@@ -411,7 +419,12 @@ def read_session_text(
         return SessionText(())
     for f in sorted(files):
         reader(Path(f), st)
-    raws = [r for r in st.out if r.text.strip()]
+    raws = [
+        r
+        for r in st.out
+        if r.text.strip()
+        and (r.ts is None or ((since is None or r.ts >= since) and (until is None or r.ts < until)))
+    ]
     raws.sort(key=lambda r: (r.ts is None, r.ts or 0.0))  # stable: file order within a time
     kept, omitted = raws[:max_entries], max(0, len(raws) - max_entries)
     entries, secrets = [], 0
