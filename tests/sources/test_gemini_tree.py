@@ -282,3 +282,37 @@ def test_a_blank_project_root_and_a_deeply_nested_line_are_survived(
     assert s["tokens"]["output"] == 7
     assert s["project"] is None
     assert doc["skipped"]["lines"] == 1
+
+
+def test_a_resumed_legacy_chat_counts_its_tool_calls_once_when_warm(
+    tree: GeminiTree, agentwatch: Agentwatch
+) -> None:
+    from tests.fixtures.gemini import tool_call  # noqa: PLC0415
+
+    proj = tree.project("garden", cwd="/home/dev/garden")
+    c = tree.legacy(proj, C, ts(5))
+    c.upsert(user_msg("c-u1", ts(5, 1)))
+    edit = tool_call(
+        "tc-1", "replace", {"file_path": "/home/dev/garden/a.py"},
+        display=edit_display("/home/dev/garden/a.py", 3, 1),
+    )  # fmt: skip
+    fail = tool_call("tc-2", "run_shell_command", {"command": "pytest"}, "error", output="1 failed")
+    c.upsert(gemini_msg("c-g1", ts(5, 2), PRO, tokens(2000, 20), calls=[edit, fail]))
+    c.write()
+
+    def session() -> dict[str, Any]:
+        s = dict(report(agentwatch, "--gemini-dir", str(tree.root))["sessions"][0])
+        for volatile in ("files", "status", "last_activity_at"):
+            s.pop(volatile)
+        return s
+
+    session()  # the index now knows the legacy chat
+    cj = tree.resume_legacy(c)  # resumed: every message copied into a new .jsonl
+    cj.user("c-u2", ts(6))
+    cj.gemini("c-g2", ts(6, 1), PRO, tokens(500, 5))
+    warm = session()
+    cold = dict(report(agentwatch, "--gemini-dir", str(tree.root), "--no-cache")["sessions"][0])
+    for volatile in ("files", "status", "last_activity_at"):
+        cold.pop(volatile)
+    assert warm == cold
+    assert (warm["signal"]["lines_added"], warm["signal"]["lines_removed"]) == (3, 1)

@@ -6,7 +6,7 @@ import builtins
 import dataclasses
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -173,6 +173,16 @@ def discover(root: Root, start: Path | None = None) -> Iterator[tuple[str, FileS
                 stack.append((entry.path, parts))
 
 
+def predecessor(files: Mapping[str, TrackedFile], path: str) -> Any:
+    """The parser state of the tracked file that `path` supersedes (its sibling whose spec is
+    `replaced_by` this name), or None."""
+    folder, name = os.path.split(path)
+    for f in files.values():
+        if f.spec.replaced_by == name and os.path.dirname(f.path) == folder:
+            return f.parser.state() if f.parser is not None else f.saved
+    return None
+
+
 @dataclass(slots=True)
 class TrackedFile:
     """A file being read: where it is, what it is, and how far it has been read."""
@@ -185,6 +195,9 @@ class TrackedFile:
     sidecar_mtime: int = -1
     saved: Any = None
     """Parser state from the index, restored on the first read (most files never change)."""
+    inherited: Any = None
+    """The state of the file this one supersedes (a legacy chat continued in a new file): its
+    parser starts knowing what was already seen, so nothing is counted twice."""
 
     @classmethod
     def new(cls, source: Source, path: str, spec: FileSpec) -> TrackedFile:
@@ -211,6 +224,7 @@ class TrackedFile:
             self.sidecar_mtime,
             self.parser.state() if self.parser is not None else self.saved,
             self.spec.whole,
+            self.spec.replaced_by,
         ]
 
     @classmethod
@@ -219,7 +233,9 @@ class TrackedFile:
         source = by_agent(v[1])
         if source is None:
             return None
-        spec = FileSpec(FileRole(v[2]), v[3], v[4], whole=v[15])
+        spec = FileSpec(
+            FileRole(v[2]), v[3], v[4], whole=v[15], replaced_by=v[16] if len(v) > 16 else None
+        )
         cursor = FileCursor(v[0], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12])
         return cls(source, v[0], spec, cursor, None, v[13], v[14])
 
@@ -239,6 +255,13 @@ class TrackedFile:
                 self.saved = None
             else:
                 self.parser = self._new_parser()
+                inherit = getattr(self.parser, "inherit", None)
+                if self.inherited is not None and inherit is not None:
+                    try:
+                        inherit(self.inherited)
+                    except Exception:  # noqa: BLE001 (a damaged state: start fresh)
+                        LOG.warning("%s: predecessor's state unusable", self.path)
+                self.inherited = None
         ps = self.parser.stats
         skipped, coerced, lines = Counter(ps.skipped), ps.coerced, ps.lines
         out: list[Record] = []

@@ -34,7 +34,7 @@ from agentwatch.core.thresholds import Thresholds
 from agentwatch.core.tokens import Tokens
 from agentwatch.infra.applog import LOG
 from agentwatch.infra.cwdwatch import SessionTrees, TreeWatchFactory
-from agentwatch.infra.files import Root, ScanStats, TrackedFile, discover
+from agentwatch.infra.files import Root, ScanStats, TrackedFile, discover, predecessor
 from agentwatch.infra.scan import Progress, scan_files
 from agentwatch.infra.watcher import Changes, Watcher
 
@@ -169,7 +169,8 @@ class LiveEngine:
             for root in self.roots:
                 for path, spec in discover(root, Path(folder)):
                     if path not in self.files:
-                        self.files[path] = TrackedFile.new(root.source, path, spec)
+                        new = self.files[path] = TrackedFile.new(root.source, path, spec)
+                        new.inherited = predecessor(self.files, path)
                         files.add(path)
         for path in sorted(files, key=_sidecars_last):
             if path:
@@ -191,6 +192,7 @@ class LiveEngine:
                 spec = root.spec_of(path)
                 if spec is not None:
                     f = self.files[path] = TrackedFile.new(root.source, path, spec)
+                    f.inherited = predecessor(self.files, path)
                     break
             else:
                 return

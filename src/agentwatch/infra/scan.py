@@ -15,7 +15,7 @@ import msgspec
 from agentwatch.core import tally_state
 from agentwatch.core.tally import Tally
 from agentwatch.infra.applog import LOG
-from agentwatch.infra.files import ACTIVITY, Root, ScanStats, TrackedFile, discover
+from agentwatch.infra.files import ACTIVITY, Root, ScanStats, TrackedFile, discover, predecessor
 from agentwatch.sources.base import FileRole
 
 __all__ = ["Progress", "Root", "ScanStats", "refresh", "scan", "scan_files"]
@@ -262,9 +262,8 @@ def refresh(
     found = [(r, p, spec) for r in roots for p, spec in discover(r)]
     present = {p for _, p, _ in found}
     changed = False
-    for path in [p for p in files if p not in present]:
-        del files[path]
-        changed = True
+    gone = {p: files.pop(p) for p in [p for p in files if p not in present]}
+    changed = changed or bool(gone)
     found.sort(key=lambda x: x[2].role is FileRole.META)
     for i, (root, path, spec) in enumerate(found):
         f = files.get(path)
@@ -281,6 +280,8 @@ def refresh(
                 continue
         else:
             f = TrackedFile.new(root.source, path, spec)
+            if spec.whole is False and gone:
+                f.inherited = predecessor(gone, path)
         changed = True
         if _ingest(f, tally, stats):
             files[path] = f

@@ -189,6 +189,15 @@ class _Conversation:
         self.stats.coerced = state["coerced"]
         self.stats.unreadable = state["unreadable"]
 
+    def inherit(self, state: dict[str, Any]) -> None:
+        """This file continues the legacy chat whose `state()` this is (a resumed session is
+        written anew as `.jsonl`): its messages and tool calls are already known."""
+        self._adopt(state.get("session"))
+        for k, v in state.get("order", ()):
+            self._order.setdefault(k, bool(v))
+        for k, v in state.get("calls", ()):
+            self._calls.setdefault(k, bool(v))
+
     # ---- where records go -----------------------------------------------------------------
     def _adopt(self, session_id: Any) -> None:
         """The file's own session id, from its metadata (the first one seen stays)."""
