@@ -49,3 +49,28 @@ async def test_a_line_appended_while_running_updates_its_row(claude_tree: Claude
         )
         assert table.row_count == 1
     assert list((tmp_path / "cache").glob("index-*.sqlite"))  # the real feed saved an index
+
+
+async def test_recent_tool_calls_reach_the_screen_with_secrets_redacted(
+    claude_tree: ClaudeTree, tmp_path
+):
+    t = claude_tree.main("cccccccc-0000-4000-8000-000000000004")
+    now = time.time()
+    cmd = "curl -H 'Authorization: Bearer sk-ant-api03-Zx81KqL0pV7mN2bR4tY6uI9oP3aS5dF8' api"
+    block = {"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {"command": cmd}}
+    t.assistant("m1", "r1", usage(inp=1, out=10), iso(now - 20), content=[block])
+    t.tool_result("toolu_1", iso(now - 19), {"stdout": "401"}, is_error=True, text="401")
+    ws = open_workspace(
+        Options(claude_dirs=(str(claude_tree.root),), cache_dir=str(tmp_path / "c")),
+        env={},
+        home=tmp_path / "home",
+    )
+    app = make_app(ws, flush_interval=0.05)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_for(pilot, lambda: bool(app.extras), "the session's extras")
+        [extra] = app.extras.values()
+        [(_, name, target, ok)] = extra.recent
+        assert (name, ok) == ("Bash", False)
+        assert "curl" in target
+        assert "Zx81KqL0pV7m" not in target
+        assert "[REDACTED:" in target

@@ -14,6 +14,7 @@ from agentwatch.core.events import AlertEvent, Event, GuardEvent, WarningEvent
 from agentwatch.core.guard import LoopGuard
 from agentwatch.core.procs import AgentProcess
 from agentwatch.core.records import Agent, ThreadKey
+from agentwatch.core.redact import redact
 from agentwatch.core.status import SessionStatus
 from agentwatch.core.summary import Filter, SessionSummary, build
 from agentwatch.core.tally import Tally
@@ -260,7 +261,10 @@ class Feed:
         if sa is None:
             return SessionExtras((), (), alerts)
         outcomes = sorted((o for t in sa.threads.values() for o in t.outcomes), key=lambda o: o.ts)
-        recent = tuple((o.ts, o.name, o.target, o.ok) for o in outcomes[-most:])
+        recent = tuple(  # shown on screen and exported: a command's secrets stay out
+            (o.ts, o.name, redact(o.target).text if o.target else o.target, o.ok)
+            for o in outcomes[-most:]
+        )
         changes = sorted(c for t in sa.threads.values() for c in t.changes)
         changed = tuple(dict.fromkeys(path for _, path in changes))[-most:]
         return SessionExtras(recent, changed, alerts)
