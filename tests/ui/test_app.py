@@ -497,3 +497,34 @@ async def test_detail_shows_the_mapped_process_or_says_there_is_none():
         await pilot.press("escape", "down", "enter")
         await pilot.pause()
         assert "none running is mapped" in str(app.screen.query_one("#process").render())
+
+
+async def test_any_column_sorts_from_its_header_and_again_reverses():
+    from textual.widgets import DataTable  # noqa: PLC0415
+
+    a = summary(0, last=NOW - 50, cost=5.0, project="/w/zeta", subs=1)
+    b = summary(1, last=NOW - 10, cost=1.0, project="/w/alpha", subs=3)
+    app, _ = make([a, b])
+    async with app.run_test(size=(160, 45)) as pilot:
+        await loaded(pilot)
+        table = app.sessions_table()
+
+        async def click(key: str) -> list[str]:
+            col = table.columns[key]  # type: ignore[index]
+            index = list(table.columns).index(key)  # type: ignore[arg-type]
+            table.post_message(DataTable.HeaderSelected(table, col.key, index, col.label))
+            await pilot.pause()
+            return [r for r in rows(app) if r.startswith("s|")]
+
+        assert await click("subs") == [session_key(b), session_key(a)]  # most first
+        assert await click("subs") == [session_key(a), session_key(b)]  # again: reversed
+        assert await click("project") == [session_key(b), session_key(a)]  # alpha first
+        assert table.sort_by == "project"
+        await pilot.press("o")  # `o` goes on cycling from a header sort
+        assert table.sort_by == "started"
+        await click("subs")
+        await pilot.press("o")  # ...and from a column it does not cycle through
+        assert table.sort_by == "last"
+        await app.run_action("sort_by('cost')")  # what the palette runs
+        await pilot.pause()
+        assert [r for r in rows(app) if r.startswith("s|")] == [session_key(a), session_key(b)]

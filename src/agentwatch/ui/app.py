@@ -409,9 +409,18 @@ class AgentwatchApp(ExportActions, ProcessActions, App[None]):
         box.display = False
         self.query_one(SessionsTable).focus()
 
+    def on_data_table_header_selected(self, event: SessionsTable.HeaderSelected) -> None:
+        self.action_sort_by(str(event.column_key.value))
+
+    def action_sort_by(self, key: str) -> None:
+        """Sort by one column (header click, palette); again reverses."""
+        self.query_one(SessionsTable).sort_column(key)
+        self._show_headline(self.clock())
+
     def action_sort(self) -> None:
         table = self.query_one(SessionsTable)
-        table.sort_by = SORTS[(SORTS.index(table.sort_by) + 1) % len(SORTS)]
+        at = SORTS.index(table.sort_by) if table.sort_by in SORTS else -1
+        table.sort_by = SORTS[(at + 1) % len(SORTS)]
         table.reverse = table.sort_by != "project"
         table.resort()
         self._show_headline(self.clock())

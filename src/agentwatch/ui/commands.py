@@ -56,6 +56,21 @@ class ActionCommands(Provider):
 
     ACTIONS = (
         ("Sort by the next column", "sort"),
+        *(
+            (f"Sort by {title}", f"sort_by('{key}')")
+            for key, title in (
+                ("last", "last activity"),
+                ("cost", "cost"),
+                ("tokens", "total tokens"),
+                ("burn", "burn rate (tokens/min)"),
+                ("output", "output tokens"),
+                ("cache_r", "cache reads"),
+                ("started", "start time"),
+                ("project", "project"),
+                ("status", "status"),
+                ("subs", "sub-agent count"),
+            )
+        ),
         ("Reverse the order", "reverse"),
         ("Group by project", "group"),
         ("Hide idle sessions", "hide_idle"),

@@ -16,7 +16,7 @@ HELP = """[b]agentwatch[/b]: htop for AI coding agents
   ↑ ↓ PgUp PgDn  move              enter   session detail
   space / →      show sub-agents   ←       hide them
   /              filter            esc     clear the filter
-  o / O          next sort / reverse the order
+  o / O          next sort / reverse the order (or click a column header)
   g              group by project  h       hide idle sessions
   a              show / hide the alert panel
 [b]Actions[/b]

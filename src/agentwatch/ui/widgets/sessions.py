@@ -45,6 +45,14 @@ COLUMNS = (
     Col("trend", "Trend", 8, 5),
 )
 SORTS = ("last", "cost", "tokens", "burn", "project", "started")
+"""What `o` cycles through; a header click sorts by any column."""
+TEXT_SORTS = frozenset({"project", "agent", "models", "status"})
+_TOKEN_SORTS = {
+    "input": "input",
+    "output": "output",
+    "cache_w": "cache_write",
+    "cache_r": "cache_read",
+}
 
 
 class Label:
@@ -310,20 +318,44 @@ class SessionsTable(DataTable[Any]):
 
     def _order(self, s: SessionSummary) -> tuple[Any, ...]:
         by = self.sort_by
+        t = s.total.tokens
         value: Any
         if by == "cost":
             value = s.total.cost_usd or 0.0
         elif by == "tokens":
-            value = s.total.tokens.total
-        elif by == "burn":
+            value = t.total
+        elif by in ("burn", "trend"):
             value = fmt.burn(s.total.per_minute, self.now)
         elif by == "project":
             value = (s.project or "").lower()
         elif by == "started":
             value = s.started_at or 0.0
+        elif by in _TOKEN_SORTS:
+            value = getattr(t, _TOKEN_SORTS[by])
+        elif by == "status":
+            value = str(s.status)
+        elif by == "agent":
+            value = str(s.agent)
+        elif by == "models":
+            value = ",".join(s.models).lower()
+        elif by == "subs":
+            value = len(s.subagents)
+        elif by == "pid":
+            p = self.procs.get(s.session_id)
+            value = p.pid if p is not None else 0
         else:
             value = s.last_activity_at or 0.0
         return (value, s.session_id)
+
+    def sort_column(self, key: str) -> None:
+        """Sort by a column (a header click): the same column again reverses the order;
+        text columns start A to Z, figures and times biggest or newest first."""
+        if key == self.sort_by:
+            self.reverse = not self.reverse
+        else:
+            self.sort_by = key
+            self.reverse = key not in TEXT_SORTS
+        self.resort()
 
     def resort(self) -> None:
         """Order rows (sub-agents under their session) and keep the cursor on the same row."""
