@@ -16,19 +16,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 
 from agentwatch import __version__
-from agentwatch.core.groups import GroupBy, group_report
 from agentwatch.core.guard import GuardAction, LoopGuard
 from agentwatch.core.records import Agent, ThreadKey
 from agentwatch.core.summary import Filter, build
 from agentwatch.core.tally import Tally
 from agentwatch.core.when import parse_when
 from agentwatch.infra.applog import LOG
-from agentwatch.infra.export.model import Export
-from agentwatch.infra.export.palette import load_palette
-from agentwatch.infra.export.render import FORMATS, TEXT_FORMATS
-from agentwatch.infra.export.render import render as render_export
-from agentwatch.infra.export.text import read_session_text
-from agentwatch.infra.export.write import OutputError, OutputExistsError, write_atomic
+from agentwatch.infra.export import FORMATS, TEXT_FORMATS
 from agentwatch.infra.scan import ScanStats
 from agentwatch.infra.workspace import InvalidUsageError, Options, Workspace, open_workspace
 
@@ -276,7 +270,7 @@ def _filter(
 @click.option("--force", is_flag=True, help="Replace an existing --output file.")
 @click.option(
     "--by",
-    type=click.Choice([g.value for g in GroupBy]),
+    type=click.Choice(["session", "project", "day", "model"]),  # core.groups.GroupBy
     help="Also group tokens and cost by session, project, day (in --tz) or model.",
 )
 @click.option("--since", metavar="WHEN", help="Calls at or after: YYYY-MM-DD, ISO time, or 7d.")
@@ -334,6 +328,18 @@ def report(
     if target is not None and not force and (target.exists() or target.is_symlink()):
         click.echo(f"agentwatch: {target} exists; use --force to replace it", err=True)
         ctx.exit(1)
+    # The renderers, loaded for `report` only (other commands start faster without them).
+    from agentwatch.core.groups import GroupBy, group_report  # noqa: PLC0415
+    from agentwatch.infra.export.model import Export  # noqa: PLC0415
+    from agentwatch.infra.export.palette import load_palette  # noqa: PLC0415
+    from agentwatch.infra.export.render import render as render_export  # noqa: PLC0415
+    from agentwatch.infra.export.text import read_session_text  # noqa: PLC0415
+    from agentwatch.infra.export.write import (  # noqa: PLC0415
+        OutputError,
+        OutputExistsError,
+        write_atomic,
+    )
+
     ws = _workspace(_options(ctx, common))
     zone = _tz(tz)
     tally, stats = _load(ws)

@@ -26,7 +26,7 @@ from agentwatch.core.leaderboard import By, board
 from agentwatch.core.leaderboard_input import AlertMark, from_history
 from agentwatch.core.records import Agent
 from agentwatch.infra.export import leaderboard as export
-from agentwatch.infra.export.render import printable
+from agentwatch.infra.export import printable
 
 DEFAULT_SINCE = "7d"
 """The board covers the last week unless told otherwise (`--all` for the whole history)."""

@@ -28,7 +28,7 @@ from agentwatch.infra.context import (
     logs_of,
     summary_json,
 )
-from agentwatch.infra.export.render import printable
+from agentwatch.infra.export import printable
 from agentwatch.infra.tokenizer import TokenizerError
 
 SCHEMA_VERSION = 1

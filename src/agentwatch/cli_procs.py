@@ -18,8 +18,7 @@ import msgspec
 from agentwatch.cli import _options, _workspace, cli, common_options
 from agentwatch.core.procs import AgentProcess, resolve_target
 from agentwatch.core.records import Agent
-from agentwatch.infra.export import ps_json
-from agentwatch.infra.export.render import printable
+from agentwatch.infra.export import printable, ps_json
 
 if TYPE_CHECKING:
     from agentwatch.infra.procs import Guard, Identity, ProcessTable, SignalReport

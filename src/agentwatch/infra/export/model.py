@@ -11,11 +11,11 @@ from agentwatch.core.accounts import Account
 from agentwatch.core.groups import Group
 from agentwatch.core.records import ThreadKey
 from agentwatch.core.summary import Report, SessionSummary
-from agentwatch.infra.export.text import SessionText
 from agentwatch.infra.scan import ScanStats
 
 if TYPE_CHECKING:
     from agentwatch.infra.context import ContextReport
+    from agentwatch.infra.export.text import SessionText
 
 Signals = Mapping[ThreadKey, tuple[dict[str, Any], list[dict[str, Any]]]]
 """Each session's SIGNAL and alerts in contract form (as `Workspace.signals` returns them)."""

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import io
-import re
 from typing import Any
 
 import msgspec
 
 from agentwatch.core.groups import Group
-from agentwatch.infra.export import csv_report, html_report, json_report, markdown, table
+from agentwatch.infra.export import (
+    csv_report,
+    html_report,
+    json_report,
+    markdown,
+    printable,
+    table,
+)
 from agentwatch.infra.export import markdown as md
 from agentwatch.infra.export.model import Export, key_of, zone_name
 from agentwatch.infra.export.palette import Palette
 from agentwatch.infra.scan import ScanStats
 
-FORMATS = ("table", "json", "csv", "md", "html")
-"""What `report --format` accepts."""
-TEXT_FORMATS = ("json", "md", "html")
-"""Formats that can carry prompts and tool text (`--include-text`)."""
 SUFFIX = {"table": ".txt", "json": ".json", "csv": ".csv", "md": ".md", "html": ".html"}
 
 
@@ -89,15 +91,6 @@ def context_lines(doc: Export, *, markdown: bool) -> list[str]:
             out += [f"{name}:", *(f"  {line}" for line in body)]
         out.append("")
     return out
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def printable(text: str) -> str:
-    """Text for a terminal: control characters from logs (escape sequences that set the title,
-    clear the screen or write the clipboard) are dropped; newlines and tabs stay."""
-    return _CONTROL.sub("", text)
 
 
 def render(fmt: str, doc: Export, palette: Palette | None = None, width: int = 160) -> bytes:
