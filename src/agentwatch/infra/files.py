@@ -6,7 +6,7 @@ import builtins
 import dataclasses
 import os
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,15 +81,16 @@ class ScanStats:
     """Files that could not be read, with the reason."""
     coerced_fields: int = 0
     """Usage fields read as 0 because they were missing, null or mistyped."""
-    activity_raw: builtins.bytes | None = None
-    """The persisted activity records, not decoded until someone needs them."""
+    activity_raw: builtins.bytes | Callable[[], builtins.bytes] | None = None
+    """The persisted activity records (or how to fetch them), not decoded until needed."""
     _activity: list[ActivityRecord] = field(default_factory=list)
 
     @property
     def activity(self) -> list[ActivityRecord]:
         """Tool calls, results and human turns read (for the loop detectors)."""
         if self.activity_raw is not None:
-            self._activity = ACTIVITY.decode(self.activity_raw) + self._activity
+            raw = self.activity_raw() if callable(self.activity_raw) else self.activity_raw
+            self._activity = ACTIVITY.decode(raw) + self._activity
             self.activity_raw = None
         return self._activity
 
@@ -100,7 +101,9 @@ class ScanStats:
     def activity_blob(self) -> builtins.bytes:
         """The activity records encoded (without decoding what was never touched)."""
         if self.activity_raw is not None and not self._activity:
-            return self.activity_raw
+            raw = self.activity_raw() if callable(self.activity_raw) else self.activity_raw
+            self.activity_raw = raw
+            return raw
         return msgspec.msgpack.encode(self.activity)
 
     @property

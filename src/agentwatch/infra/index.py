@@ -20,6 +20,10 @@ from agentwatch.infra.files import Root, ScanStats, TrackedFile
 from agentwatch.sources.base import digest
 
 SCHEMA = 6
+LAZY = ("calls", "activity")
+"""The big parts of the state, read only when needed."""
+_SELECT_SMALL = "SELECT name, data FROM blobs WHERE name NOT IN ('calls', 'activity')"
+_SELECT_LAZY = "SELECT name FROM blobs WHERE name IN ('calls', 'activity')"
 _ENC = msgspec.msgpack.Encoder()
 _DEC = msgspec.msgpack.Decoder()
 
@@ -50,6 +54,8 @@ class Index:
         self.path = folder / f"index-{digest(ident.encode())}.sqlite"
         self.signals_raw: bytes | None = None
         """The cached signals blob found by `load`."""
+        self._reader: sqlite3.Connection | None = None
+        self._lazy: set[str] = set()
 
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -70,23 +76,30 @@ class Index:
         try:
             db = self._connect()
             try:
-                rows = dict(db.execute("SELECT name, data FROM blobs").fetchall())
-            finally:
+                # One read snapshot: the big parts (calls, activity) are fetched from it only
+                # when needed, and a warm start with nothing new never reads them at all.
+                db.execute("BEGIN")
+                rows = dict(db.execute(_SELECT_SMALL))
+                lazy = {n for (n,) in db.execute(_SELECT_LAZY)}
+            except BaseException:
                 db.close()
-            if not rows or _DEC.decode(rows["meta"]) != fingerprint:
+                raise
+            if not rows or _DEC.decode(rows["meta"]) != fingerprint or lazy != set(LAZY):
+                db.close()
                 return None
+            self.release()
+            self._reader, self._lazy = db, set(LAZY)
             tally = Tally(price)
             tally_state.load_sessions(tally, _DEC.decode(rows["sessions"]))
             tally_state.load_total(tally, _DEC.decode(rows["total"]))
-            calls_blob = rows["calls"]
-            tally.defer_calls(lambda: tally_state.load_calls(_DEC.decode(calls_blob)))
+            tally.defer_calls(lambda: tally_state.load_calls(_DEC.decode(self._fetch("calls"))))
             files: dict[str, TrackedFile] = {}
             for v in _DEC.decode(rows["files"]):
                 f = TrackedFile.load(v)
                 if f is not None and str(f.source.agent) in sources:
                     files[f.path] = f
             stats = ScanStats.load(_DEC.decode(rows["stats"]))
-            stats.activity_raw = rows["activity"]
+            stats.activity_raw = lambda: self._fetch("activity")
             self.signals_raw = rows.get("signals")
             stats.skipped_files.clear()  # unreadable files are tried again on every start
             return Loaded(tally, files, stats, _DEC.decode(rows["rates"]))
@@ -144,6 +157,31 @@ class Index:
                 db.close()
         except sqlite3.Error as exc:
             raise IndexUnusableError(f"{self.path}: {exc}") from exc
+
+    def _fetch(self, name: str) -> bytes:
+        """A big part of the loaded state, from the same snapshot; the snapshot ends once
+        every part was fetched."""
+        db = self._reader
+        if db is None or name not in self._lazy:
+            raise IndexUnusableError(f"{self.path}: {name} is no longer available")
+        try:
+            row = db.execute("SELECT data FROM blobs WHERE name = ?", (name,)).fetchone()
+        except sqlite3.Error as exc:
+            raise IndexUnusableError(f"{self.path}: {exc}") from exc
+        self._lazy.discard(name)
+        if not self._lazy:
+            self.release()
+        if row is None:
+            raise IndexUnusableError(f"{self.path}: {name} is missing")
+        data: bytes = row[0]
+        return data
+
+    def release(self) -> None:
+        """End the read snapshot `load` keeps for the parts not fetched yet."""
+        db, self._reader = self._reader, None
+        if db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                db.close()
 
     def remove(self) -> None:
         """Delete the index (to rebuild it)."""
