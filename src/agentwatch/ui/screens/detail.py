@@ -222,6 +222,8 @@ class DetailScreen(Screen[None]):
             err = worker.error
             if not isinstance(err, TokenizerError):  # a bug: the traceback goes to our log
                 LOG.error("context estimates failed", exc_info=err)
+                if self._live:  # a log in flux may read fine next time: keep trying
+                    self.set_timer(max(1.0, self.context_refresh), self._estimate)
             box.update(f"No estimates: {escape(str(err))}")
         elif event.state is WorkerState.SUCCESS and isinstance(worker.result, ContextReport):
             self._show(worker.result)
