@@ -126,11 +126,13 @@ async def test_a_live_session_refreshes_and_the_final_line_replaces_the_estimate
         main.assistant(
             "live", "rl", usage(4, 8), ts(5), content=[{"type": "text", "text": "so " * 300}]
         )
+        screen.refresh_context()  # what its timer does every `context_refresh` seconds
         text = await settle(pilot, screen, "main thread has no final line yet")
         assert "~300 output tokens est. so far (the log says 8, a placeholder)" in text
         final = main.assistant("live", "rl", usage(4, 377), ts(5, 9), content=[])
         final["message"]["stop_reason"] = "end_turn"
         main.put({**final, "uuid": "final"})
+        screen.refresh_context()
         text = await settle(pilot, screen, "(logged 392)")
         assert "main thread has no final line" not in text
         assert "(logged 392)" in text  # 3 x 5 + 377: the exact figure

@@ -79,6 +79,8 @@ class DetailScreen(Screen[None]):
         self.context_refresh = CONTEXT_REFRESH
         """Seconds between context re-reads while the session is live."""
         self._tracker: ContextTracker | None = None
+        self._reading = False
+        self._again = False
         self.attribution: Attribution | None = None
         """The latest context estimates, once the first have been made."""
 
@@ -205,10 +207,21 @@ class DetailScreen(Screen[None]):
             return
         self._tracker = made
         box.update(f"Estimating with tiktoken {escape(made.encoding)}…")
-        self._estimate()
+        self.refresh_context()
 
     # ---- context estimates (a worker thread; the tracker reads only appended bytes) ------------
-    @work(thread=True, exclusive=True, exit_on_error=False, group="context")
+    def refresh_context(self) -> None:
+        """Read what the session's logs gained and estimate again (also done on a timer while
+        the session is live). One read at a time: a request during a read runs after it."""
+        if self._tracker is None:
+            return
+        if self._reading:
+            self._again = True
+            return
+        self._reading = True
+        self._estimate()
+
+    @work(thread=True, exit_on_error=False, group="context")
     def _estimate(self) -> ContextReport:
         assert self._tracker is not None
         return self._tracker.update()
@@ -217,18 +230,24 @@ class DetailScreen(Screen[None]):
         worker = event.worker
         if worker.group != "context":
             return
+        if event.state not in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            return
+        self._reading = False
         box = self.query_one("#context", Static)
         if event.state is WorkerState.ERROR:
             err = worker.error
             if not isinstance(err, TokenizerError):  # a bug: the traceback goes to our log
                 LOG.error("context estimates failed", exc_info=err)
                 if self._live:  # a log in flux may read fine next time: keep trying
-                    self.set_timer(max(1.0, self.context_refresh), self._estimate)
+                    self.set_timer(max(1.0, self.context_refresh), self.refresh_context)
             box.update(f"No estimates: {escape(str(err))}")
         elif event.state is WorkerState.SUCCESS and isinstance(worker.result, ContextReport):
             self._show(worker.result)
             if self._live:
-                self.set_timer(self.context_refresh, self._estimate)  # re-armed: no overlap
+                self.set_timer(self.context_refresh, self.refresh_context)  # re-armed
+        if self._again:  # asked for while reading
+            self._again = False
+            self.refresh_context()
 
     @property
     def _live(self) -> bool:
