@@ -113,6 +113,12 @@ class SessionInfo:
         return SubagentInfo(agent_id, tool_use, agent_type, description, info.parent_agent_id)
 
 
+def session_last(s: SessionInfo) -> float | None:
+    """Latest timestamp of any thread of the session."""
+    lasts = [t.last_ts for t in (s.main, *s.subagents.values()) if t.last_ts is not None]
+    return max(lasts) if lasts else None
+
+
 @dataclass(frozen=True, slots=True)
 class UsageChange:
     """A thread's sums changed because a call was added, grew, shrank, moved or was retracted."""

@@ -32,7 +32,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
 
 from agentwatch.core.records import ThreadKey
-from agentwatch.core.tally import SessionInfo
+from agentwatch.core.tally import SessionInfo, session_last
 from agentwatch.infra.applog import LOG
 
 _SYSTEM = frozenset({"/tmp", "/var", "/var/tmp", "/usr", "/opt", "/etc", "/private/tmp"})  # noqa: S108
@@ -440,10 +440,7 @@ class SessionTrees:
         live: list[tuple[str, float]] = []
         by_cwd: dict[str, list[ThreadKey]] = {}
         for key, s in sessions.items():
-            last = max(
-                (t.last_ts for t in (s.main, *s.subagents.values()) if t.last_ts is not None),
-                default=None,
-            )
+            last = session_last(s)
             cwd = s.main.cwd
             if cwd and last is not None and last >= now - self.live_for:
                 live.append((cwd, last))

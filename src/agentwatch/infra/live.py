@@ -29,7 +29,7 @@ from agentwatch.core.records import ThreadKey
 from agentwatch.core.signals import history_activity
 from agentwatch.core.status import SessionStatus
 from agentwatch.core.summary import status_of
-from agentwatch.core.tally import SessionInfo, Tally, UsageChange
+from agentwatch.core.tally import SessionInfo, Tally, UsageChange, session_last
 from agentwatch.core.thresholds import Thresholds
 from agentwatch.core.tokens import Tokens
 from agentwatch.infra.applog import LOG
@@ -48,12 +48,6 @@ def session_total(s: SessionInfo) -> Tokens:
     for t in s.subagents.values():
         total = total + t.account.tokens
     return total
-
-
-def session_last(s: SessionInfo) -> float | None:
-    """Latest timestamp of any thread of the session."""
-    lasts = [t.last_ts for t in (s.main, *s.subagents.values()) if t.last_ts is not None]
-    return max(lasts) if lasts else None
 
 
 class LiveEngine:

@@ -261,9 +261,8 @@ def refresh(
     deleted ones (their counts stay). Returns True when anything changed."""
     found = [(r, p, spec) for r in roots for p, spec in discover(r)]
     present = {p for _, p, _ in found}
-    changed = False
     gone = {p: files.pop(p) for p in [p for p in files if p not in present]}
-    changed = changed or bool(gone)
+    changed = bool(gone)
     found.sort(key=lambda x: x[2].role is FileRole.META)
     for i, (root, path, spec) in enumerate(found):
         f = files.get(path)
