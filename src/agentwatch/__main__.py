@@ -1,6 +1,6 @@
 """`python -m agentwatch`: the same entry point as the console script."""
 
-from agentwatch.cli import main
+from agentwatch.launch import main
 
 if __name__ == "__main__":
     main()

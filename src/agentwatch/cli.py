@@ -18,15 +18,19 @@ import click
 from agentwatch import __version__
 from agentwatch.core.guard import GuardAction, LoopGuard
 from agentwatch.core.records import Agent, ThreadKey
-from agentwatch.core.summary import Filter, build
+from agentwatch.core.summary import Filter, Report, build, statuses_hold_until
 from agentwatch.core.tally import Tally
 from agentwatch.core.when import parse_when
+from agentwatch.infra import files, memo
 from agentwatch.infra.applog import LOG
 from agentwatch.infra.export import FORMATS, TEXT_FORMATS
 from agentwatch.infra.scan import ScanStats
 from agentwatch.infra.workspace import InvalidUsageError, Options, Workspace, open_workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+_ARGV: list[str] = []
+"""The words of this command line (a report memo is keyed by them)."""
 
 COMMON = ("claude_dir", "codex_dir", "gemini_dir", "no_cache", "cache_dir", "config_dir")
 
@@ -342,6 +346,10 @@ def report(
 
     ws = _workspace(_options(ctx, common))
     zone = _tz(tz)
+    # A plain JSON report to stdout can be answered next time from a memo (infra/memo.py):
+    # the folders are probed before reading, so a file added meanwhile voids it.
+    keep = fmt == "json" and target is None and not (include_text or context or since or until)
+    folders = memo.probes(d for r in ws.roots for d in files.folders(r)) if keep else []
     tally, stats = _load(ws)
     now = time.time()
     flt = _filter(ctx, since, until, project, session, agent, model, zone, tally, now)
@@ -389,6 +397,8 @@ def report(
     if target is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
+        if keep:
+            _keep(ws, rep, stats, now, data, folders)
     else:
         try:
             written = write_atomic(target, data, force=force)
@@ -402,6 +412,25 @@ def report(
             click.echo(f"agentwatch: redacted {n} secret(s) from the exported text", err=True)
     if fmt != "json":
         _skipped_note(stats, ws)
+
+
+def _keep(
+    ws: Workspace,
+    rep: Report,
+    stats: ScanStats,
+    now: float,
+    data: bytes,
+    folders: list[memo.Probe],
+) -> None:
+    """Save a memo of this report, valid until a session would turn idle or an alert close."""
+    if ws.notes or ws.settings.warnings or ws.ignored or stats.skipped_files:
+        return  # a run with something to say on stderr is not replayed silently
+    probes = ws.memo_probes()
+    if probes is None:
+        return
+    until = min(statuses_hold_until(rep, now, ws.settings.idle_after), ws.signals_until)
+    key = memo.key_of(_ARGV, os.environ, os.getcwd())
+    memo.save(str(ws.dirs.cache), key, now, until, folders + probes, data)
 
 
 def _contexts(tally: Tally, keys: list[ThreadKey]) -> dict[ThreadKey, Any]:
@@ -540,6 +569,7 @@ def config_cmd(ctx: click.Context, /, **common: Any) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry: one clear line for every error a user can cause."""
+    _ARGV[:] = sys.argv[1:] if argv is None else argv
     try:
         code = cli.main(args=argv, prog_name="agentwatch", standalone_mode=False)
     except click.UsageError as exc:

@@ -115,6 +115,17 @@ def status_of(last_ts: float | None, now: float, idle_after: float) -> SessionSt
     return SessionStatus.IDLE
 
 
+def statuses_hold_until(report: Report, now: float, idle_after: float) -> float:
+    """The first moment after `now` at which a session's `status_of` changes with no new log
+    line (an active session turning idle); infinity when none will."""
+    ends = [
+        s.last_activity_at + idle_after
+        for s in report.sessions
+        if s.last_activity_at is not None and s.last_activity_at + idle_after >= now
+    ]
+    return min(ends, default=float("inf"))
+
+
 def _accounts(tally: Tally, flt: Filter) -> dict[ThreadKey, Account]:
     if not flt.selects_calls:
         return {}

@@ -172,8 +172,34 @@ def discover(root: Root, start: Path | None = None) -> Iterator[tuple[str, FileS
                 is_dir = entry.is_dir()
             except OSError:
                 continue
-            if is_dir and len(parts) < depth and (top is None or len(parts) > 1 or parts[0] in top):
+            if is_dir and _descend(parts, depth, top):
                 stack.append((entry.path, parts))
+
+
+def _descend(parts: tuple[str, ...], depth: int, top: tuple[str, ...] | None) -> bool:
+    """Can the folder at `parts` (under a root's base) hold claimed files deeper down?"""
+    return len(parts) < depth and (top is None or len(parts) > 1 or parts[0] in top)
+
+
+def folders(root: Root) -> Iterator[str]:
+    """Every folder `discover` lists under a root (what a new file would change)."""
+    depth = root.source.max_depth()
+    top = root.top_dirs
+    stack: list[tuple[str, tuple[str, ...]]] = [(str(root.base), ())]
+    while stack:
+        folder, rel = stack.pop()
+        yield folder
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    parts = (*rel, entry.name)
+                    try:
+                        if entry.is_dir() and _descend(parts, depth, top):
+                            stack.append((entry.path, parts))
+                    except OSError:
+                        continue
+        except OSError:
+            continue
 
 
 def predecessor(files: Mapping[str, TrackedFile], path: str) -> Any:

@@ -14,14 +14,14 @@ from agentwatch.core.records import Agent, ThreadKey
 from agentwatch.core.signals import history_activity, session_signals
 from agentwatch.core.tally import Tally
 from agentwatch.core.thresholds import Thresholds
-from agentwatch.infra import applog, config, index
+from agentwatch.infra import applog, config, index, memo
 from agentwatch.infra.export.json_report import iso_required
 from agentwatch.infra.files import TrackedFile
 from agentwatch.infra.paths import AppDirs, app_dirs
 from agentwatch.infra.prices import PriceBook, data_version
 from agentwatch.infra.scan import Preview, Progress, Root, ScanStats, refresh, scan, scan_files
 from agentwatch.sources import claude_code, codex, gemini
-from agentwatch.sources.base import Source
+from agentwatch.sources.base import FileRole, Source
 
 
 class InvalidUsageError(Exception):
@@ -56,6 +56,10 @@ class Workspace:
     thresholds: Thresholds = field(default_factory=Thresholds)
     _index: index.Index | None = None
     _changed: bool = True
+    _files: dict[str, TrackedFile] = field(default_factory=dict)
+    signals_until: float = float("inf")
+    """Until when the last `signals` answer holds without new log lines (an open alert ends
+    by quiet time)."""
 
     def own_paths(self) -> list[Path]:
         """Folders whose changes are never a session's progress: the agents' log roots and
@@ -111,8 +115,29 @@ class Workspace:
                 idx.save(fp, tally, files, stats, self.prices.export())
             except index.IndexUnusableError as exc:
                 self.notes.append(f"could not save the index ({exc}); next start reads all")
-        self._index, self._changed = idx, changed
+        self._index, self._changed, self._files = idx, changed, files
         return tally, files, stats
+
+    def memo_probes(self) -> list[memo.Probe] | None:
+        """Probes of what the last `load` read (every file, the config, the index), for a
+        report memo; None when a file changed after it was read, or nothing was indexed."""
+        idx = self._index
+        if idx is None or self.no_cache:
+            return None
+        idx.release()  # closing a reader later could checkpoint, and so change the index file
+        out: list[memo.Probe] = []
+        for f in self._files.values():
+            p = memo.probe(f.path)
+            if f.spec.role is FileRole.META:
+                same = p[3] == f.sidecar_mtime
+            else:
+                c = f.cursor
+                same = (p[1], p[2], p[3]) == (c.ino, c.size, c.mtime_ns)
+            if not same:
+                return None
+            out.append(p)
+        extra = [str(idx.path), str(self.dirs.config_file), "/etc/localtime"]
+        return out + memo.probes([*extra, *map(str, self.searched)])
 
     def signals(
         self, tally: Tally, stats: ScanStats, keys: Sequence[ThreadKey], now: float
@@ -128,6 +153,7 @@ class Workspace:
             try:
                 cached = msgspec.msgpack.decode(idx.signals_raw)
                 if cached["quiet_until"] >= now:
+                    self.signals_until = cached["quiet_until"]
                     return {
                         ThreadKey(Agent(a), sid): (sig, alerts)
                         for a, sid, sig, alerts in cached["sessions"]
@@ -143,6 +169,7 @@ class Workspace:
         open_alerts = [a for _, alerts in every.values() for a in alerts if a.active]
         # An open alert can end by quiet time alone: the cache is good until then.
         quiet_until = now + th.quiet_s if open_alerts else float("inf")
+        self.signals_until = quiet_until
         if idx is not None and not self.no_cache:
             blob = msgspec.msgpack.encode(
                 {

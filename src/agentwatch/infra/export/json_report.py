@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,6 +10,7 @@ from agentwatch.core.alerts import Signal
 from agentwatch.core.records import ThreadKey
 from agentwatch.core.summary import Report, SessionSummary, SubagentSummary
 from agentwatch.core.tokens import Tokens
+from agentwatch.core.when import iso_ms
 from agentwatch.infra.scan import ScanStats
 
 SCHEMA_VERSION = 1
@@ -18,11 +18,7 @@ SCHEMA_VERSION = 1
 
 def iso(ts: float | None) -> str | None:
     """Epoch seconds as ISO 8601 UTC with milliseconds (`2026-02-03T10:14:07.512Z`)."""
-    if ts is None:
-        return None
-    ms = round(ts * 1000)
-    s, ms = divmod(ms, 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(s)) + f".{ms:03d}Z"
+    return None if ts is None else iso_ms(ts)
 
 
 def tokens(t: Tokens) -> dict[str, int]:
