@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -10,7 +11,7 @@ import time
 from collections.abc import Callable
 from datetime import tzinfo
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
@@ -176,7 +177,34 @@ def _tz(name: str | None) -> tzinfo | None:
         raise click.BadParameter(f"unknown time zone {name!r}", param_hint="--tz") from None
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """Sub-commands defined in other modules are imported only when named (or for --help),
+    so `report` does not pay for `ps` (psutil), `context` (the tokenizer) or `demo`."""
+
+    LAZY: ClassVar[dict[str, str]] = {
+        "leaderboard": "agentwatch.cli_board",
+        "context": "agentwatch.cli_context",
+        "demo": "agentwatch.cli_demo",
+        "ps": "agentwatch.cli_procs",
+        "kill": "agentwatch.cli_procs",
+        "suspend": "agentwatch.cli_procs",
+        "resume": "agentwatch.cli_procs",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:  # noqa: ARG002
+        return sorted({*self.commands, *self.LAZY})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:  # noqa: ARG002
+        if cmd_name not in self.commands and cmd_name in self.LAZY:
+            importlib.import_module(self.LAZY[cmd_name])  # registers its commands on `cli`
+        return self.commands.get(cmd_name)
+
+
+@click.group(
+    cls=_LazyGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(__version__, "--version", prog_name="agentwatch")
 @common_options
 @click.option("--theme", metavar="NAME", help="TUI theme (switch live from the palette).")
@@ -215,7 +243,9 @@ def _tui(
     app = make_app(ws, theme=theme, guard=_guard(ws, on_loop, on_loop_grace), offer_demo=True)
     app.run()
     if app.demo_requested:  # `d` in the empty state: nothing here yet, so show the demo
-        cli_demo.run_demo(theme)
+        from agentwatch.cli_demo import run_demo  # noqa: PLC0415
+
+        run_demo(theme)
 
 
 def _filter(
@@ -598,7 +628,3 @@ def _quiet_stdout() -> None:
     """After a closed pipe, stop Python from complaining while flushing stdout at exit."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
-
-
-# Other commands live in their own modules; importing one registers its commands on `cli`.
-from agentwatch import cli_board, cli_context, cli_demo, cli_procs  # noqa: E402, F401
