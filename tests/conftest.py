@@ -150,6 +150,13 @@ cfg = json.loads(os.environ["AW_DUMMY"])
 kids = [subprocess.Popen(argv) for argv in cfg.get("children", [])]
 if cfg.get("ignore_term"):
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+if cfg.get("spawn_on_term"):  # a SIGTERM trap that starts one more process, and stays
+    def _on_term(*_):
+        late = subprocess.Popen(cfg["spawn_on_term"])
+        with open(cfg["ready"] + ".late.tmp", "w") as fh:
+            fh.write(str(late.pid))
+        os.replace(cfg["ready"] + ".late.tmp", cfg["ready"] + ".late")
+    signal.signal(signal.SIGTERM, _on_term)
 if cfg.get("registry"):  # Claude's live registry: <root>/sessions/<pid>.json
     os.makedirs(cfg["registry"], exist_ok=True)
     with open(os.path.join(cfg["registry"], f"{os.getpid()}.json"), "w") as fh:

@@ -275,6 +275,29 @@ def test_grace_then_escalation_kills_what_survives(
     assert any(f"signal SIGKILL pid={a.pid} session=s-1 outcome=sent" in x for x in log_lines)
 
 
+def test_escalation_also_kills_what_the_tree_started_after_the_sigterm(
+    spawner: AgentSpawner, rec_table: RecordingTable
+) -> None:
+    a = spawner.start(bin_claude(spawner), spawn_on_term=spawner.sleeper())
+    asked: list[list[int]] = []
+
+    def confirm(alive: Sequence[Identity]) -> bool:
+        asked.append([i.pid for i in alive])
+        return True
+
+    late_file = spawner.tmp / f"ready-{spawner.n}.json.late"
+    rep = terminate_tree(rec_table, ident(a), grace=1.0, escalate=confirm)
+    assert late_file.exists(), "the dummy's SIGTERM trap did not run"
+    late = int(late_file.read_text())
+    spawner.seen.setdefault(late, psutil.Process(late))  # torn down even if this fails
+    assert asked == [[a.pid, late]]  # the question names it
+    assert rep.kill is not None
+    assert {i.pid for i in rep.kill.sent} == {a.pid, late}
+    assert rec_table.signals(late) == [signal.SIGKILL]
+    until(lambda: gone(late), "the late child to die")
+    assert rep.ok
+
+
 def test_force_escalates_without_asking(spawner: AgentSpawner, rec_table: RecordingTable) -> None:
     a = spawner.start(bin_claude(spawner), ignore_term=True)
     rep = terminate_tree(rec_table, ident(a), grace=0.2, escalate=True)

@@ -575,6 +575,20 @@ def signal_tree(
     return report
 
 
+def _spawned_since(
+    table: ProcessTable, alive: Sequence[Identity], signalled: Sequence[Identity]
+) -> list[Identity]:
+    """Descendants of the living processes that were not there when the SIGTERM went out."""
+    known = {(i.pid, i.create_time) for i in signalled}
+    late: list[Identity] = []
+    for ident in alive:
+        for child in table.descendants(ident.pid):
+            if (child.pid, child.create_time) not in known:
+                known.add((child.pid, child.create_time))
+                late.append(child)
+    return late
+
+
 def terminate_tree(
     table: ProcessTable,
     target: Identity,
@@ -598,6 +612,9 @@ def terminate_tree(
 
     Returns:
         What was signalled, and the survivors; never SIGKILL before SIGTERM and the grace.
+        Processes the surviving tree started after the SIGTERM (a trap that spawns, a child
+        that forks) count as survivors: they are found again below the living ones just
+        before the question, and killed with them.
     """
     guard = Guard.current() if guard is None else guard
     term = signal_tree(table, target, signal.SIGTERM, session=session, guard=guard)
@@ -608,6 +625,7 @@ def terminate_tree(
     alive = table.wait_gone(term.sent, grace) if term.sent else []
     if not alive:
         return KillReport(term)
+    alive += _spawned_since(table, alive, term.sent)
     go = escalate(alive) if callable(escalate) else escalate
     if not go:
         return KillReport(term, survivors=alive)
