@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from datetime import date, datetime, tzinfo
 
 _REL = re.compile(r"^(\d+)\s*([smhdw])$")
@@ -45,10 +44,3 @@ def _aware(dt: datetime, tz: tzinfo | None) -> float:
 def day_of(ts: float, tz: tzinfo | None) -> str:
     """The calendar day (`YYYY-MM-DD`) holding `ts` in `tz` (None: local time)."""
     return datetime.fromtimestamp(ts, tz).date().isoformat()
-
-
-def iso_ms(ts: float) -> str:
-    """Epoch seconds as ISO 8601 UTC with milliseconds (`2026-02-03T10:14:07.512Z`)."""
-    ms = round(ts * 1000)
-    s, ms = divmod(ms, 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(s)) + f".{ms:03d}Z"

@@ -8,9 +8,9 @@ from typing import Any
 from agentwatch.core.accounts import Account
 from agentwatch.core.alerts import Signal
 from agentwatch.core.records import ThreadKey
+from agentwatch.core.stamp import iso_ms
 from agentwatch.core.summary import Report, SessionSummary, SubagentSummary
 from agentwatch.core.tokens import Tokens
-from agentwatch.core.when import iso_ms
 from agentwatch.infra.scan import ScanStats
 
 SCHEMA_VERSION = 1
