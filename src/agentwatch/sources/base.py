@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -183,10 +183,15 @@ class Source(Protocol):
     reads into `FileSpec.context` before making a parser for `path`).
     """
 
-    agent: Any
-    """The `Agent` it reads."""
-    parser_version: int
-    """Bumped when its parser changes what it counts (persistent indexes are rebuilt)."""
+    @property
+    def agent(self) -> Any:
+        """The `Agent` it reads."""
+        ...
+
+    @property
+    def parser_version(self) -> int:
+        """Bumped when its parser changes what it counts (persistent indexes are rebuilt)."""
+        ...
 
     def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
         """Roots to scan when none is given on the command line."""
@@ -211,3 +216,39 @@ class Source(Protocol):
     def parse_whole(self, path: str, spec: FileSpec, data: bytes) -> list[Record]:
         """Records from a whole-file document (a sidecar); [] when unusable."""
         ...
+
+
+def no_sidecars(path: str, spec: FileSpec, data: bytes) -> list[Record]:  # noqa: ARG001
+    """`parse_whole` of a source without sidecar documents."""
+    return []
+
+
+@dataclass(frozen=True, slots=True)
+class SourceAdapter:
+    """A `Source` made of one module's functions: what each agent's module exports as
+    `SOURCE` (the module holds the rules; this only gathers them)."""
+
+    agent: Any
+    """The `Agent` it reads."""
+    parser_version: int
+    """See `Source.parser_version`."""
+    default_roots: Callable[[Mapping[str, str], Path], list[Path]]
+    """See `Source.default_roots`."""
+    transcript_dir: Callable[[Path], Path]
+    """See `Source.transcript_dir`."""
+    classify: Callable[[tuple[str, ...]], FileSpec | None]
+    """See `Source.classify`."""
+    depth: int
+    """See `Source.max_depth`."""
+    parser: Callable[[str, FileSpec], LineParser]
+    """See `Source.parser`."""
+    parse_whole: Callable[[str, FileSpec, bytes], list[Record]] = no_sidecars
+    """See `Source.parse_whole`."""
+    top_dirs: Collection[str] | None = None
+    """The only first-level folders to walk and watch (None: any)."""
+    context_file: Callable[[str], str | None] | None = None
+    """A small file whose text goes into `FileSpec.context` before a parser is made."""
+
+    def max_depth(self) -> int:
+        """See `Source.max_depth`."""
+        return self.depth

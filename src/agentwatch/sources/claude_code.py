@@ -26,6 +26,7 @@ from agentwatch.sources.base import (
     FileRole,
     FileSpec,
     ParseStats,
+    SourceAdapter,
     count,
     decode_line,
     digest,
@@ -441,38 +442,21 @@ def encode_cwd(cwd: str) -> str:
     return "".join(c if c.isascii() and c.isalnum() else "-" for c in cwd)
 
 
-class ClaudeCodeSource:
-    """The Claude Code source, as the scanner and the live engine use it."""
-
-    agent = AGENT
-    parser_version = PARSER_VERSION
-
-    def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
-        """See `default_roots`."""
-        return default_roots(env, home)
-
-    def transcript_dir(self, root: Path) -> Path:
-        """See `transcript_dir`."""
-        return transcript_dir(root)
-
-    def classify(self, rel: tuple[str, ...]) -> FileSpec | None:
-        """See `classify`."""
-        return classify(rel)
-
-    def max_depth(self) -> int:
-        """Main files lie 2 parts deep, sub-agent files 4."""
-        return 4
-
-    def parser(self, path: str, spec: FileSpec) -> ClaudeParser:
-        """A parser for one transcript."""
-        return ClaudeParser(path, spec)
-
-    def parse_whole(self, path: str, spec: FileSpec, data: bytes) -> list[Record]:  # noqa: ARG002
-        """Sidecars: `.meta.json`."""
-        if spec.role is FileRole.META and spec.session_id and spec.agent_id:
-            link = parse_meta(data, spec.session_id, spec.agent_id)
-            return [link] if link is not None else []
-        return []
+def parse_whole(path: str, spec: FileSpec, data: bytes) -> list[Record]:  # noqa: ARG001
+    """Sidecars: `.meta.json`."""
+    if spec.role is FileRole.META and spec.session_id and spec.agent_id:
+        link = parse_meta(data, spec.session_id, spec.agent_id)
+        return [link] if link is not None else []
+    return []
 
 
-SOURCE = ClaudeCodeSource()
+SOURCE = SourceAdapter(
+    agent=AGENT,
+    parser_version=PARSER_VERSION,
+    default_roots=default_roots,
+    transcript_dir=transcript_dir,
+    classify=classify,
+    depth=4,  # main files lie 2 parts deep, sub-agent files 4
+    parser=ClaudeParser,
+    parse_whole=parse_whole,
+)

@@ -20,7 +20,15 @@ from agentwatch.core.records import (
 from agentwatch.core.tokens import Tokens
 from agentwatch.sources import _codex_schema as schema
 from agentwatch.sources import _codex_tools as tools
-from agentwatch.sources.base import FileRole, FileSpec, ParseStats, count, decode_line, parse_ts
+from agentwatch.sources.base import (
+    FileRole,
+    FileSpec,
+    ParseStats,
+    SourceAdapter,
+    count,
+    decode_line,
+    parse_ts,
+)
 
 AGENT = Agent.CODEX
 PARSER_VERSION = 2  # bump when parsing changes what is counted: indexes are rebuilt
@@ -356,38 +364,13 @@ def file_name_ok(name: str) -> bool:
     return name.startswith("rollout-") and name.endswith(".jsonl")
 
 
-class CodexSource:
-    """The Codex CLI source, as the scanner and the live engine use it."""
-
-    agent = AGENT
-    parser_version = PARSER_VERSION
-
-    def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
-        """See `default_roots`."""
-        return default_roots(env, home)
-
-    top_dirs = FOLDERS
-    """Only these folders of the Codex home are walked and watched (not `log/`, `tmp/`...)."""
-
-    def transcript_dir(self, root: Path) -> Path:
-        """See `transcript_dir`."""
-        return transcript_dir(root)
-
-    def classify(self, rel: tuple[str, ...]) -> FileSpec | None:
-        """See `classify`."""
-        return classify(rel)
-
-    def max_depth(self) -> int:
-        """`sessions/YYYY/MM/DD/rollout-*.jsonl` lies 5 parts deep."""
-        return 5
-
-    def parser(self, path: str, spec: FileSpec) -> CodexParser:
-        """A parser for one rollout."""
-        return CodexParser(path, spec)
-
-    def parse_whole(self, path: str, spec: FileSpec, data: bytes) -> list[Record]:  # noqa: ARG002
-        """Codex has no sidecars."""
-        return []
-
-
-SOURCE = CodexSource()
+SOURCE = SourceAdapter(
+    agent=AGENT,
+    parser_version=PARSER_VERSION,
+    default_roots=default_roots,
+    transcript_dir=transcript_dir,
+    classify=classify,
+    depth=5,  # sessions/YYYY/MM/DD/rollout-*.jsonl
+    parser=CodexParser,
+    top_dirs=FOLDERS,  # not log/, tmp/... of a busy Codex home
+)

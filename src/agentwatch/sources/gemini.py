@@ -29,7 +29,15 @@ from agentwatch.core.records import (
 from agentwatch.core.tokens import Tokens
 from agentwatch.sources import _gemini_schema as schema
 from agentwatch.sources import _gemini_tools as tools
-from agentwatch.sources.base import FileRole, FileSpec, ParseStats, count, decode_line, parse_ts
+from agentwatch.sources.base import (
+    FileRole,
+    FileSpec,
+    ParseStats,
+    SourceAdapter,
+    count,
+    decode_line,
+    parse_ts,
+)
 
 AGENT = Agent.GEMINI
 PARSER_VERSION = 1  # bump when parsing changes what is counted: indexes are rebuilt
@@ -387,41 +395,20 @@ class GeminiDocumentParser(_Conversation):
             return None
 
 
-class GeminiSource:
-    """The Gemini CLI source, as the scanner and the live engine use it."""
-
-    agent = AGENT
-    parser_version = PARSER_VERSION
-
-    def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
-        """See `default_roots`."""
-        return default_roots(env, home)
-
-    def transcript_dir(self, root: Path) -> Path:
-        """See `transcript_dir`."""
-        return transcript_dir(root)
-
-    def classify(self, rel: tuple[str, ...]) -> FileSpec | None:
-        """See `classify`."""
-        return classify(rel)
-
-    def context_file(self, path: str) -> str | None:
-        """See `context_file`."""
-        return context_file(path)
-
-    def max_depth(self) -> int:
-        """Sub-agent chats lie 4 parts deep (`<project>/chats/<parent>/<child>.jsonl`)."""
-        return 4
-
-    def parser(self, path: str, spec: FileSpec) -> GeminiChatParser | GeminiDocumentParser:
-        """A parser for one chat file (a whole-document one for legacy `.json`)."""
-        if spec.whole:
-            return GeminiDocumentParser(path, spec)
-        return GeminiChatParser(path, spec)
-
-    def parse_whole(self, path: str, spec: FileSpec, data: bytes) -> list[Record]:  # noqa: ARG002
-        """Gemini has no sidecars."""
-        return []
+def parser(path: str, spec: FileSpec) -> GeminiChatParser | GeminiDocumentParser:
+    """A parser for one chat file (a whole-document one for legacy `.json`)."""
+    if spec.whole:
+        return GeminiDocumentParser(path, spec)
+    return GeminiChatParser(path, spec)
 
 
-SOURCE = GeminiSource()
+SOURCE = SourceAdapter(
+    agent=AGENT,
+    parser_version=PARSER_VERSION,
+    default_roots=default_roots,
+    transcript_dir=transcript_dir,
+    classify=classify,
+    depth=4,  # sub-agent chats: <project>/chats/<parent>/<child>.jsonl
+    parser=parser,
+    context_file=context_file,
+)
