@@ -16,6 +16,7 @@ import msgspec
 from agentwatch.core import tally_state
 from agentwatch.core.pricing import PriceLookup
 from agentwatch.core.tally import Tally
+from agentwatch.infra import gcpause
 from agentwatch.infra.files import Root, ScanStats, TrackedFile
 from agentwatch.sources.base import digest
 
@@ -92,7 +93,7 @@ class Index:
             tally = Tally(price)
             tally_state.load_sessions(tally, _DEC.decode(rows["sessions"]))
             tally_state.load_total(tally, _DEC.decode(rows["total"]))
-            tally.defer_calls(lambda: tally_state.load_calls(_DEC.decode(self._fetch("calls"))))
+            tally.defer_calls(self._load_calls)
             files: dict[str, TrackedFile] = {}
             for v in _DEC.decode(rows["files"]):
                 f = TrackedFile.load(v)
@@ -157,6 +158,10 @@ class Index:
                 db.close()
         except sqlite3.Error as exc:
             raise IndexUnusableError(f"{self.path}: {exc}") from exc
+
+    def _load_calls(self) -> dict[tuple[str, ...], Any]:
+        with gcpause.paused():  # ~80,000 calls a gigabyte: no cycle hunting meanwhile
+            return tally_state.load_calls(_DEC.decode(self._fetch("calls")))
 
     def _fetch(self, name: str) -> bytes:
         """A big part of the loaded state, from the same snapshot; the snapshot ends once

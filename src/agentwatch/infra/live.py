@@ -32,6 +32,7 @@ from agentwatch.core.summary import status_of
 from agentwatch.core.tally import SessionInfo, Tally, UsageChange, session_last
 from agentwatch.core.thresholds import Thresholds
 from agentwatch.core.tokens import Tokens
+from agentwatch.infra import gcpause
 from agentwatch.infra.applog import LOG
 from agentwatch.infra.cwdwatch import SessionTrees, TreeWatchFactory
 from agentwatch.infra.files import Root, ScanStats, TrackedFile, discover, predecessor
@@ -110,8 +111,16 @@ class LiveEngine:
 
         `loader` replaces the full scan, e.g. with a warm start from the index; changes that
         arrive meanwhile are read from each file's saved position, so nothing counts twice.
+
+        The history loaded here stays for the life of the process: once in, the garbage
+        collector is told to leave it alone (`gcpause`), so it is not traversed again.
         """
         self._watcher.start()
+        with gcpause.paused():
+            self._load(progress, loader)
+        return self.stats
+
+    def _load(self, progress: Progress | None, loader: Loader | None) -> None:
         if loader is not None:
             self.tally, self.files, self.stats = loader()
         else:
@@ -127,7 +136,6 @@ class LiveEngine:
         self.tally.on_change = self._pending.append
         if self.trees is not None:
             self.trees.refresh(self.tally.sessions, now, force=True)
-        return self.stats
 
     def start(self) -> None:
         """Process changes on a background thread until `stop`."""

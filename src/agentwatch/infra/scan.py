@@ -14,6 +14,7 @@ import msgspec
 
 from agentwatch.core import tally_state
 from agentwatch.core.tally import Tally
+from agentwatch.infra import gcpause
 from agentwatch.infra.applog import LOG
 from agentwatch.infra.files import ACTIVITY, Root, ScanStats, TrackedFile, discover, predecessor
 from agentwatch.sources.base import FileRole
@@ -75,6 +76,11 @@ def _read_all(
 
 def _part(job: bytes) -> bytes:
     """Worker process: read some files into a partial tally; return it as msgpack."""
+    with gcpause.paused():
+        return _read_part(job)
+
+
+def _read_part(job: bytes) -> bytes:
     files = [f for f in map(TrackedFile.load, msgspec.msgpack.decode(job)) if f is not None]
     tally, stats = Tally(), ScanStats()
     tally.begin_bulk()  # the parent prices and sums everything once, in `settle`
@@ -178,6 +184,19 @@ def scan_files(
     written in the last day are read first, by this process; `preview` then sees their
     sessions (provisional: a call also found in older history may still move).
     """
+    with gcpause.paused():
+        return _scan_files(roots, tally, stats, progress, workers, preview, now)
+
+
+def _scan_files(
+    roots: list[Root],
+    tally: Tally,
+    stats: ScanStats,
+    progress: Progress | None,
+    workers: int | None,
+    preview: Preview | None,
+    now: float | None,
+) -> dict[str, TrackedFile]:
     files = [TrackedFile.new(r.source, p, spec) for r in roots for p, spec in discover(r)]
     # Sidecars last, so they can name agents whose transcripts were already read.
     files.sort(key=lambda f: f.spec.role is FileRole.META)

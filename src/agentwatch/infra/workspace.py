@@ -14,7 +14,7 @@ from agentwatch.core.records import Agent, ThreadKey
 from agentwatch.core.signals import history_activity, session_signals
 from agentwatch.core.tally import Tally
 from agentwatch.core.thresholds import Thresholds
-from agentwatch.infra import applog, config, index, memo
+from agentwatch.infra import applog, config, gcpause, index, memo
 from agentwatch.infra.export.json_report import iso_required
 from agentwatch.infra.files import TrackedFile
 from agentwatch.infra.paths import AppDirs, app_dirs
@@ -90,6 +90,12 @@ class Workspace:
     ) -> tuple[Tally, dict[str, TrackedFile], ScanStats]:
         """Like `load`, keeping every file's read position (for the live engine). A cold
         scan calls `preview` with the recent sessions before reading older history."""
+        with gcpause.paused():
+            return self._load_tracked(progress, preview)
+
+    def _load_tracked(
+        self, progress: Progress | None, preview: Preview | None
+    ) -> tuple[Tally, dict[str, TrackedFile], ScanStats]:
         idx = index.Index(self.dirs.cache, self.roots)
         fp = self.fingerprint()
         loaded = None
@@ -160,8 +166,10 @@ class Workspace:
                     }
             except (msgspec.DecodeError, KeyError, TypeError, ValueError):
                 pass  # recompute
-        activity = history_activity(tally, stats.activity, th)
-        every = session_signals(activity, list(tally.sessions), now, th)
+        with gcpause.paused():
+            activity = history_activity(tally, stats.activity, th)
+            every = session_signals(activity, list(tally.sessions), now, th)
+            del activity
         out = {
             k: (sig.to_contract(iso_required), [a.to_contract(iso_required) for a in alerts])
             for k, (sig, alerts) in every.items()
