@@ -115,6 +115,20 @@ def test_change_deltas_sum_to_final_totals_including_negative_moves() -> None:
     assert Tokens(input=-150) in {e.delta for e in negatives if e.thread == B}
 
 
+def test_a_moved_call_leaves_its_old_owner_at_the_time_it_was_credited_there() -> None:
+    events: list[UsageChange] = []
+    tally = Tally(prices, on_change=events.append)
+    copy_b = UsageRecord(B, ("k", "req"), SONNET, T0 + 10, Tokens(input=5), "k", "req")
+    tally.apply([seen(B, 100, 200), copy_b])
+    grown_a = UsageRecord(A, ("k", "req"), SONNET, T0 + 70, Tokens(input=9), "k", "req")
+    tally.apply([seen(A, 50, 300), grown_a])  # A ranks first and has a larger, later copy
+    assert tally.calls[("k", "req")].owner == A
+    moved = [(e.thread, e.delta.input, e.ts) for e in events[1:]]
+    assert moved == [(B, -5, T0 + 10), (A, 9, T0 + 70)]
+    tally.apply([UsageRecord(A, ("k", "req"), SONNET, T0 + 90, Tokens(input=12), "k", "req")])
+    assert (events[-1].thread, events[-1].delta.input, events[-1].ts) == (A, 3, T0 + 90)
+
+
 # ---- C4: global dedup, credit to the session that starts first ------------------------------
 SPANS = [
     # (A main file span, B main file span, credited session)

@@ -129,6 +129,9 @@ class UsageChange:
     """The call involved (its current state)."""
     delta: Tokens
     """Change to the thread's tokens (negative when a call moved away, shrank or was retracted)."""
+    ts: float | None
+    """When the change counts: the call's time, or for what is taken away, the time it was
+    credited at (a larger copy with a later time moves the call's time)."""
 
 
 ChangeListener = Callable[[UsageChange], None]
@@ -331,7 +334,7 @@ class Tally:
         new_thread = rec.thread not in call.threads
         if not changed and not new_thread:
             return
-        before_owner, before_tokens = call.owner, call.tokens
+        before_owner, before_tokens, before_ts = call.owner, call.tokens, call.ts
         self._credit(call, -1, emit=False)
         if new_thread:
             call.threads = (*call.threads, rec.thread)
@@ -341,7 +344,7 @@ class Tally:
             call.tokens, call.model, call.ts = rec.tokens, rec.model, rec.ts
             call.cost, call.estimate = self._cost(rec.model, rec.ts, rec.tokens)
         self._credit(call, +1, emit=False)
-        self._emit_move(call, before_owner, before_tokens)
+        self._emit_move(call, before_owner, before_tokens, before_ts)
 
     def _retract(self, rec: UsageRetract) -> None:
         call = self.calls.pop(rec.key, None)
@@ -378,16 +381,18 @@ class Tally:
         self.total.add(call, sign)
         if emit and self.on_change is not None:
             delta = call.tokens if sign > 0 else Tokens() - call.tokens
-            self.on_change(UsageChange(call.owner, call, delta))
+            self.on_change(UsageChange(call.owner, call, delta, call.ts))
 
-    def _emit_move(self, call: Call, old_owner: ThreadKey, old_tokens: Tokens) -> None:
+    def _emit_move(
+        self, call: Call, old_owner: ThreadKey, old_tokens: Tokens, old_ts: float | None
+    ) -> None:
         if self.on_change is None:
             return
-        if old_owner == call.owner:
-            self.on_change(UsageChange(call.owner, call, call.tokens - old_tokens))
-        else:
-            self.on_change(UsageChange(old_owner, call, Tokens() - old_tokens))
-            self.on_change(UsageChange(call.owner, call, call.tokens))
+        if old_owner == call.owner:  # grown (a streamed copy): the growth counts at its time
+            self.on_change(UsageChange(call.owner, call, call.tokens - old_tokens, call.ts))
+        else:  # moved: it leaves the old owner at the time it was credited there
+            self.on_change(UsageChange(old_owner, call, Tokens() - old_tokens, old_ts))
+            self.on_change(UsageChange(call.owner, call, call.tokens, call.ts))
 
     def _reconcile(self) -> None:
         calls = self.calls
@@ -403,7 +408,7 @@ class Tally:
                 self._credit(call, -1, emit=False)
                 call.owner = owner
                 self._credit(call, +1, emit=False)
-                self._emit_move(call, old_owner, call.tokens)
+                self._emit_move(call, old_owner, call.tokens, call.ts)
 
 
 def _merge_thread(mine: ThreadInfo, other: ThreadInfo) -> None:

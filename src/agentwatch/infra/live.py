@@ -224,7 +224,7 @@ class LiveEngine:
         changes, self._pending[:] = list(self._pending), []
         now = self.clock()
         for ch in changes:
-            self.activity.add_usage(ch.thread, ch.call.ts, ch.delta.total, ch.call.key)
+            self.activity.add_usage(ch.thread, ch.ts, ch.delta.total, ch.call.key)
             s = self.tally.sessions[ch.thread.main]
             self.emit(
                 UsageEvent(

@@ -82,7 +82,7 @@ def replay(built: Built, th: Thresholds | None = None, step: float = STEP_S) -> 
     activity = Activity(th.window_s)
 
     def on_change(ch: UsageChange) -> None:
-        activity.add_usage(ch.thread, ch.call.ts, ch.delta.total, ch.call.key)
+        activity.add_usage(ch.thread, ch.ts, ch.delta.total, ch.call.key)
 
     tally = Tally(on_change=on_change)
     end = max(ts for ts, _ in recs)
