@@ -9,7 +9,9 @@ from pathlib import Path
 import msgspec
 
 from agentwatch.core.records import Agent, ThreadKey, ThreadSeen, UsageRecord, UsageRetract
+from agentwatch.core.tally import Tally
 from agentwatch.infra.files import Root, ScanStats, TrackedFile, discover
+from agentwatch.infra.scan import RETRY_S, scan
 from agentwatch.sources import gemini
 from tests.fixtures.gemini import PRO, GeminiTree, LegacyChat, gemini_msg, tokens, ts
 
@@ -93,3 +95,31 @@ def test_the_project_root_file_gives_the_cwd(tmp_path: Path) -> None:
     bare.meta(ts(0))
     (seen,) = [r for r in tracked(other, bare.path).read(ScanStats()) if isinstance(r, ThreadSeen)]
     assert seen.cwd is None
+
+
+def test_a_one_shot_scan_reads_a_torn_document_once_more_after_a_pause(tmp_path: Path) -> None:
+    tree = GeminiTree(tmp_path / ".gemini")
+    c = legacy(tree)
+    c.write_partial(30)  # the writer is caught mid-write...
+    waits: list[float] = []
+
+    def writer_finishes(seconds: float) -> None:
+        waits.append(seconds)
+        c.write()  # ...and finishes during the pause
+
+    tally = Tally()
+    stats = scan([Root(gemini.SOURCE, tree.root)], tally, sleep=writer_finishes)
+    assert waits == [RETRY_S]
+    assert stats.skipped_files == {}
+    (session,) = tally.sessions.values()
+    assert session.main.account.tokens.input == 1000 + 2000
+
+
+def test_a_document_that_stays_torn_is_reported_after_one_retry(tmp_path: Path) -> None:
+    tree = GeminiTree(tmp_path / ".gemini")
+    c = legacy(tree)
+    c.write_partial(30)
+    waits: list[float] = []
+    stats = scan([Root(gemini.SOURCE, tree.root)], Tally(), sleep=waits.append)
+    assert len(waits) == 1
+    assert list(stats.skipped_files) == [str(c.path)]

@@ -310,9 +310,35 @@ def refresh(
     return changed
 
 
-def scan(roots: list[Root], tally: Tally, progress: Progress | None = None) -> ScanStats:
+RETRY_S = 0.1
+"""How long a one-shot read waits before reading a torn whole-file log once more."""
+
+
+def retry_torn(
+    files: dict[str, TrackedFile],
+    tally: Tally,
+    stats: ScanStats,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """A whole-document log that did not parse (its writer caught mid-write, as a Gemini
+    chat rewritten in place can be) is read once more after `RETRY_S`, if it changed."""
+    torn = [f for f in files.values() if f.parser is not None and f.parser.stats.unreadable]
+    if torn:
+        sleep(RETRY_S)
+        for f in torn:
+            _ingest(f, tally, stats)
+
+
+def scan(
+    roots: list[Root],
+    tally: Tally,
+    progress: Progress | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> ScanStats:
     """Read everything once; unterminated last lines count as skipped."""
     stats = ScanStats()
-    for f in scan_files(roots, tally, stats, progress).values():
+    files = scan_files(roots, tally, stats, progress)
+    retry_torn(files, tally, stats, sleep)
+    for f in files.values():
         f.finish(stats)
     return stats

@@ -19,7 +19,16 @@ from agentwatch.infra.export.json_report import iso_required
 from agentwatch.infra.files import TrackedFile
 from agentwatch.infra.paths import AppDirs, app_dirs
 from agentwatch.infra.prices import PriceBook, data_version
-from agentwatch.infra.scan import Preview, Progress, Root, ScanStats, refresh, scan, scan_files
+from agentwatch.infra.scan import (
+    Preview,
+    Progress,
+    Root,
+    ScanStats,
+    refresh,
+    retry_torn,
+    scan,
+    scan_files,
+)
 from agentwatch.sources import claude_code, codex, gemini
 from agentwatch.sources.base import FileRole, Source
 
@@ -81,6 +90,7 @@ class Workspace:
             tally = Tally(self.prices)
             return tally, scan(self.roots, tally, progress)
         tally, files, stats = self.load_tracked(progress)
+        retry_torn(files, tally, stats)
         for f in files.values():
             f.finish(stats)
         return tally, stats
