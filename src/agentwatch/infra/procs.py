@@ -576,17 +576,27 @@ def signal_tree(
 
 
 def _spawned_since(
-    table: ProcessTable, alive: Sequence[Identity], signalled: Sequence[Identity]
+    table: ProcessTable, alive: Sequence[Identity], term: SignalReport
 ) -> list[Identity]:
-    """Descendants of the living processes that were not there when the SIGTERM went out."""
-    known = {(i.pid, i.create_time) for i in signalled}
+    """Processes below the living members of the tree that the SIGTERM's walk did not see.
+    Each parent's identity is checked before and after its children are listed, so a pid
+    reused meanwhile is never walked."""
+    known = {(i.pid, i.create_time) for i in (*term.sent, *term.exited)}
+    known |= {(i.pid, i.create_time) for i, _ in term.refused}
     late: list[Identity] = []
     for ident in alive:
-        for child in table.descendants(ident.pid):
-            if (child.pid, child.create_time) not in known:
-                known.add((child.pid, child.create_time))
-                late.append(child)
+        if not _still(table, ident):
+            continue
+        kids = [k for k in table.descendants(ident.pid) if (k.pid, k.create_time) not in known]
+        if kids and _still(table, ident):
+            known |= {(k.pid, k.create_time) for k in kids}
+            late += kids
     return late
+
+
+def _still(table: ProcessTable, ident: Identity) -> bool:
+    now = table.identity(ident.pid)
+    return now is not None and now.same(ident)
 
 
 def terminate_tree(
@@ -611,10 +621,11 @@ def terminate_tree(
         kill_wait: seconds to wait after SIGKILL.
 
     Returns:
-        What was signalled, and the survivors; never SIGKILL before SIGTERM and the grace.
+        What was signalled, and the survivors; never SIGKILL before the SIGTERM and the grace.
         Processes the surviving tree started after the SIGTERM (a trap that spawns, a child
-        that forks) count as survivors: they are found again below the living ones just
-        before the question, and killed with them.
+        that forks) count as survivors: they are found below the living ones just before the
+        question, and get the SIGKILL with them (they were started during the grace, so they
+        never had a SIGTERM of their own).
     """
     guard = Guard.current() if guard is None else guard
     term = signal_tree(table, target, signal.SIGTERM, session=session, guard=guard)
@@ -625,7 +636,7 @@ def terminate_tree(
     alive = table.wait_gone(term.sent, grace) if term.sent else []
     if not alive:
         return KillReport(term)
-    alive += _spawned_since(table, alive, term.sent)
+    alive += _spawned_since(table, alive, term)
     go = escalate(alive) if callable(escalate) else escalate
     if not go:
         return KillReport(term, survivors=alive)
