@@ -3,10 +3,8 @@
 A cold scan or a warm start allocates millions of small, acyclic objects (records, calls,
 strings). The cyclic collector would traverse them again at every older-generation pass: a
 quarter of a cold scan's time on a 1 GiB history. Reference counting still frees everything
-as usual; only cycle detection waits until the load is over. Then what the load kept is
-frozen (`gc.freeze`): later collections, in a report's last steps or a monitor's hours, never
-traverse that history again. (A cycle among frozen objects would never be collected; the
-records and tallies hold none.)
+as usual; only cycle detection waits until the load is over, and then runs as before (a
+long-running view pays one full pass after loading, not dozens during it).
 """
 
 from __future__ import annotations
@@ -25,8 +23,8 @@ class _Pause:
 
 @contextmanager
 def paused() -> Iterator[None]:
-    """Run a bulk load with the collector off, then freeze what it kept; nested and
-    concurrent uses share one pause."""
+    """Run a bulk load with the collector off; nested and concurrent uses share one pause,
+    and the collector comes back as it was when the last one ends."""
     p = _Pause
     with p.lock:
         if p.depth == 0:
@@ -38,8 +36,11 @@ def paused() -> Iterator[None]:
     finally:
         with p.lock:
             p.depth -= 1
-            last = p.depth == 0
-            if last:
-                gc.freeze()
-            if last and p.was_enabled:
+            if p.depth == 0 and p.was_enabled:
                 gc.enable()
+
+
+def one_shot() -> None:
+    """For a command that loads, prints and exits: no cycle collection at all (what it
+    allocates is freed by reference counting, or at exit)."""
+    gc.disable()

@@ -112,8 +112,7 @@ class LiveEngine:
         `loader` replaces the full scan, e.g. with a warm start from the index; changes that
         arrive meanwhile are read from each file's saved position, so nothing counts twice.
 
-        The history loaded here stays for the life of the process: once in, the garbage
-        collector is told to leave it alone (`gcpause`), so it is not traversed again.
+        The cycle collector waits while the history loads (`gcpause`).
         """
         self._watcher.start()
         with gcpause.paused():
