@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
 import sys
@@ -342,3 +344,31 @@ def test_files_are_absolute_with_a_relative_claude_dir(
     assert res.code == 0, res.err
     (s,) = res.json()["sessions"]
     assert s["files"] == [str(m.path)]  # CLI_CONTRACT 3: "files": [absolute path]
+
+
+def test_a_project_folder_whose_name_is_not_utf8_is_reported_not_fatal(
+    claude_tree: ClaudeTree, agentwatch: Agentwatch, tmp_path: Path
+) -> None:
+    folder = os.fsencode(claude_tree.root / "projects") + b"/-home-dev-caf\xe9"
+    os.makedirs(folder)
+    line = {
+        "type": "assistant",
+        "sessionId": "aaaaaaaa-0000-4000-8000-000000000001",
+        "timestamp": ts(1),
+        "requestId": "req_1",
+        "message": {"id": "msg_1", "model": SONNET, "usage": usage(5, 7)},
+    }
+    with open(folder + b"/aaaaaaaa-0000-4000-8000-000000000001.jsonl", "w") as fh:
+        fh.write(json.dumps(line) + "\n")
+    env = {"AGENTWATCH_CACHE_DIR": str(tmp_path / "cache")}
+    for _ in range(2):  # the index cannot hold the name: each run reads it again, and says so
+        res = agentwatch("report", "--json", "--claude-dir", str(claude_tree.root), env=env)
+        assert res.code == 0, res.err
+        assert "Traceback" not in res.err
+        assert "internal error" not in res.err
+        assert "not valid UTF-8" in res.err
+        (s,) = res.json()["sessions"]
+        assert s["files"][0].endswith(
+            "-home-dev-caf\\xe9/aaaaaaaa-0000-4000-8000-000000000001.jsonl"
+        )
+        assert s["total_tokens"]["total"] == 12

@@ -85,7 +85,8 @@ class Index:
             except BaseException:
                 db.close()
                 raise
-            if not rows or _DEC.decode(rows["meta"]) != fingerprint or lazy != set(LAZY):
+            meta = rows.get("meta")  # (absent after a save that failed: nothing to load)
+            if meta is None or _DEC.decode(meta) != fingerprint or lazy != set(LAZY):
                 db.close()
                 return None
             self.release()
@@ -127,16 +128,21 @@ class Index:
         rates: Any,
     ) -> None:
         """Replace the saved state in one transaction. Raises IndexUnusableError."""
-        blobs = {
-            "meta": _ENC.encode(fingerprint),
-            "sessions": _ENC.encode(tally_state.dump_sessions(tally)),
-            "total": _ENC.encode(tally_state.dump_total(tally)),
-            "calls": _ENC.encode(tally_state.dump_calls(tally)),
-            "files": _ENC.encode([f.dump() for f in files.values()]),
-            "stats": _ENC.encode(stats.dump()),
-            "activity": stats.activity_blob(),
-            "rates": _ENC.encode(rates),
-        }
+        try:
+            blobs = {
+                "meta": _ENC.encode(fingerprint),
+                "sessions": _ENC.encode(tally_state.dump_sessions(tally)),
+                "total": _ENC.encode(tally_state.dump_total(tally)),
+                "calls": _ENC.encode(tally_state.dump_calls(tally)),
+                "files": _ENC.encode([f.dump() for f in files.values()]),
+                "stats": _ENC.encode(stats.dump()),
+                "activity": stats.activity_blob(),
+                "rates": _ENC.encode(rates),
+            }
+        except UnicodeEncodeError as exc:  # read every time instead of indexed
+            raise IndexUnusableError(f"{self.path}: a log's name is not valid UTF-8") from exc
+        except (msgspec.EncodeError, OverflowError) as exc:
+            raise IndexUnusableError(f"{self.path}: cannot store {exc}") from exc
         try:
             db = self._connect()
             try:

@@ -21,6 +21,16 @@ def iso(ts: float | None) -> str | None:
     return None if ts is None else iso_ms(ts)
 
 
+def text_path(path: str) -> str:
+    """A path as JSON can carry it: bytes of a name that is not UTF-8 (kept by Python as
+    lone surrogates) are written as `\\xNN`."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return path
+
+
 def tokens(t: Tokens) -> dict[str, int]:
     """TOKENS."""
     return t.as_dict()
@@ -55,7 +65,7 @@ def session(s: SessionSummary, sig: Signal | dict[str, Any] | None = None) -> di
         "agent": str(s.agent),
         "session_id": s.session_id,
         "project": s.project,
-        "files": list(s.files),
+        "files": [text_path(f) for f in s.files],
         "started_at": iso(s.started_at),
         "last_activity_at": iso(s.last_activity_at),
         "status": str(s.status),
