@@ -22,7 +22,7 @@ from agentwatch.core.records import Agent, ThreadKey
 from agentwatch.core.summary import Filter, Report, build, statuses_hold_until
 from agentwatch.core.tally import Tally
 from agentwatch.core.when import parse_when
-from agentwatch.infra import files, memo
+from agentwatch.infra import files, gcpause, memo
 from agentwatch.infra.applog import LOG
 from agentwatch.infra.export import FORMATS, TEXT_FORMATS
 from agentwatch.infra.scan import ScanStats
@@ -353,6 +353,7 @@ def report(
     request) and html (one self-contained page). Prompts and tool text are never exported
     unless --include-text is given.
     """
+    gcpause.one_shot()
     fmt = _report_format(as_json, fmt)
     if no_redact and not include_text:
         raise click.UsageError("--no-redact only applies with --include-text")
@@ -379,7 +380,7 @@ def report(
     # A plain JSON report to stdout can be answered next time from a memo (infra/memo.py):
     # the folders are probed before reading, so a file added meanwhile voids it.
     keep = fmt == "json" and target is None and not (include_text or context or since or until)
-    folders = memo.probes(d for r in ws.roots for d in files.folders(r)) if keep else []
+    folders = _before_reading(ws) if keep else None
     tally, stats = _load(ws)
     now = time.time()
     flt = _filter(ctx, since, until, project, session, agent, model, zone, tally, now)
@@ -427,7 +428,7 @@ def report(
     if target is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
-        if keep:
+        if folders is not None:
             _keep(ws, rep, stats, now, data, folders)
     else:
         try:
@@ -444,6 +445,16 @@ def report(
         _skipped_note(stats, ws)
 
 
+def _before_reading(ws: Workspace) -> list[memo.Probe] | None:
+    """Probes of the folders a report reads (and of the roots it could have found), taken
+    before reading; None when a root appeared since the roots were picked."""
+    searched = memo.probes(map(str, ws.searched))
+    chosen = {str(r.base) for r in ws.roots}
+    if any(p[1] is not None and p[0] not in chosen for p in searched):
+        return None
+    return searched + memo.probes(d for r in ws.roots for d in files.folders(r))
+
+
 def _keep(
     ws: Workspace,
     rep: Report,
@@ -455,12 +466,18 @@ def _keep(
     """Save a memo of this report, valid until a session would turn idle or an alert close."""
     if ws.notes or ws.settings.warnings or ws.ignored or stats.skipped_files:
         return  # a run with something to say on stderr is not replayed silently
+    if os.environ.get(memo.OFF) or "report" not in _ARGV:
+        return  # (`_ARGV` is empty when `cli` was invoked without `main`, as by a test runner)
     probes = ws.memo_probes()
     if probes is None:
         return
     until = min(statuses_hold_until(rep, now, ws.settings.idle_after), ws.signals_until)
-    key = memo.key_of(_ARGV, os.environ, os.getcwd())
-    memo.save(str(ws.dirs.cache), key, now, until, folders + probes, data)
+    try:
+        key = memo.key_of(_ARGV, os.environ, os.getcwd())
+    except OSError:  # the current directory was removed
+        return
+    code = memo.probes(memo.code_paths())
+    memo.save(str(ws.dirs.cache), key, now, until, folders + probes + code, data)
 
 
 def _contexts(tally: Tally, keys: list[ThreadKey]) -> dict[ThreadKey, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -13,8 +14,8 @@ from typing import Any
 import pytest
 
 from agentwatch.infra import memo
-from tests.conftest import Run
-from tests.fixtures.claude import ClaudeTree, ts, usage
+from tests.conftest import BIN, Run
+from tests.fixtures.claude import SONNET, ClaudeTree, ts, usage
 
 SID = "aaaaaaaa-0000-4000-8000-000000000001"
 
@@ -124,3 +125,86 @@ def test_a_damaged_memo_falls_back_to_a_full_run(setup: Any) -> None:
     path.write_bytes(b"AWMEMO 1 garbage\n\x00\xff")
     assert _stable(report()) == _stable(first)
     assert replay() is not None  # written again by that run
+
+
+def test_the_installed_code_and_price_data_are_probed() -> None:
+    paths = memo.code_paths()
+    assert memo.__file__ in paths  # an edit of agentwatch (or an upgrade) voids every memo
+    assert any(f"{os.sep}genai_prices{os.sep}" in p for p in paths)  # so does new price data
+
+
+def test_a_default_root_that_appears_later_voids_it(
+    agentwatch: Callable[..., Run], cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {"AGENTWATCH_CACHE_DIR": str(tmp_path / "cache")}
+    argv = ["report", "--json"]
+    assert agentwatch(*argv, env=env).json()["sessions"] == []
+    assert memo.replay(argv, {**cli_env, **env}, os.getcwd(), time.time()) is not None
+    home = Path(cli_env["HOME"])
+    tree = ClaudeTree(home / ".claude")
+    tree.main(SID).assistant("m1", "r1", usage(inp=1, out=10), ts(1))
+    assert memo.replay(argv, {**cli_env, **env}, os.getcwd(), time.time()) is None
+    assert len(agentwatch(*argv, env=env).json()["sessions"]) == 1
+
+
+def test_a_linked_project_folder_whose_target_appears_later_voids_it(
+    setup: Any, claude_tree: ClaudeTree, tmp_path: Path
+) -> None:
+    _, _, report, replay = setup
+    target = tmp_path / "elsewhere"
+    (claude_tree.root / "projects" / "-linked").symlink_to(target)
+    assert len(report()["sessions"]) == 1
+    assert replay() is not None
+    target.mkdir()
+    line = {
+        "type": "assistant",
+        "sessionId": "bbbbbbbb-0000-4000-8000-000000000002",
+        "timestamp": ts(2),
+        "requestId": "r2",
+        "message": {"id": "m2", "model": SONNET, "usage": usage(inp=2, out=20)},
+    }
+    # written through the link's target: nothing under projects/ itself changes
+    (target / "bbbbbbbb-0000-4000-8000-000000000002.jsonl").write_text(json.dumps(line) + "\n")
+    assert replay() is None
+    assert len(report()["sessions"]) == 2
+
+
+def test_a_replay_that_cannot_write_says_so_in_one_line(
+    setup: Any, cli_env: dict[str, str], tmp_path: Path, claude_tree: ClaudeTree
+) -> None:
+    _, _, report, replay = setup
+    report()
+    assert replay() is not None
+    argv = ["report", "--json", "--claude-dir", str(claude_tree.root)]
+    env = {
+        **cli_env,
+        "AGENTWATCH_CACHE_DIR": str(tmp_path / "cache"),
+        "AGENTWATCH_CONFIG_DIR": str(tmp_path),
+    }
+    with open("/dev/full", "wb") as full:
+        p = subprocess.run(
+            [str(BIN), *argv], stdout=full, stderr=subprocess.PIPE, env=env, check=False
+        )
+    err = p.stderr.decode()
+    assert p.returncode == 1
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_removed_working_directory_is_no_error(
+    setup: Any, cli_env: dict[str, str], tmp_path: Path, claude_tree: ClaudeTree
+) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    run = f'exec "{BIN}" report --json --claude-dir "{claude_tree.root}"'
+    cmd = f'cd "{gone}" && rmdir "{gone}" && {run}'
+    env = {**cli_env, "AGENTWATCH_CACHE_DIR": str(tmp_path / "cache")}
+    p = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, env=env, check=False)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["sessions"]
+
+
+def test_with_memos_turned_off_none_is_written(setup: Any, tmp_path: Path) -> None:
+    _, _, report, _ = setup
+    report(AGENTWATCH_NO_MEMO="1")
+    assert not list((tmp_path / "cache").glob("report-memo-*.bin"))

@@ -182,7 +182,8 @@ def _descend(parts: tuple[str, ...], depth: int, top: tuple[str, ...] | None) ->
 
 
 def folders(root: Root) -> Iterator[str]:
-    """Every folder `discover` lists under a root (what a new file would change)."""
+    """Every folder `discover` lists under a root (what a new file would change), and every
+    link where one could be."""
     depth = root.source.max_depth()
     top = root.top_dirs
     stack: list[tuple[str, tuple[str, ...]]] = [(str(root.base), ())]
@@ -194,8 +195,12 @@ def folders(root: Root) -> Iterator[str]:
                 for entry in entries:
                     parts = (*rel, entry.name)
                     try:
-                        if entry.is_dir() and _descend(parts, depth, top):
+                        if not _descend(parts, depth, top):
+                            continue
+                        if entry.is_dir():
                             stack.append((entry.path, parts))
+                        elif entry.is_symlink():
+                            yield entry.path  # a link to nowhere (yet): its target may appear
                     except OSError:
                         continue
         except OSError:

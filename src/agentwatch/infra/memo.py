@@ -1,19 +1,20 @@
 """The report memo: `report --json` on logs that have not changed answers without reading them.
 
 A report is a pure function of the command line, a few environment variables, the claimed log
-files, the folders holding them, the config file, the index and the clock. After a full run,
-the rendered JSON is kept in the cache dir with a *probe* of each of those paths (inode, size,
-mtime) and the moment the clock would change the answer (a session turning idle, an
-alert closing by quiet time). The next identical command stats the probes; when every one is
-unchanged and that moment has not come, it writes the kept document with a fresh
-`generated_at`, never touching the index or a log. Any difference, and the full path runs.
+files, the folders holding them, the config file, the index, the installed code and price data,
+and the clock. After a full run, the rendered JSON is kept in the cache dir with a *probe* of
+each of those paths (inode, size, change time) and the moment the clock would change the answer
+(a session turning idle, an alert closing by quiet time). The next identical command stats the
+probes; when every one is unchanged and that moment has not come, it writes the kept document
+with a fresh `generated_at`, never touching the index or a log. Any difference, and the full
+path runs.
 
 This module is imported before anything else on every start, so it stays small: the standard
 library only (msgspec alone costs 30 ms to import, hashlib 6 ms), and a plain format:
 
     AWMEMO <format> <made_at> <valid_until> <key bytes> <probe bytes> <head bytes> <tail bytes>
     <key>                                  (the command, in full: compared, never hashed)
-    <inode> <size> <mtime_ns> <path>       (one line per probe; "- - -" for a missing path)
+    <inode> <size> <ctime_ns> <path>       (one line per probe; "- - -" for a missing path)
     <head><tail>                           (the document without its generated_at value)
 """
 
@@ -29,7 +30,7 @@ TYPE_CHECKING = False  # typing itself costs 10 ms to import; mypy reads this as
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
-FORMAT = 2
+FORMAT = 3
 KEEP = 8
 """Memos kept per cache dir (the most recently written)."""
 ENV_PREFIXES = ("AGENTWATCH_", "CLAUDE_CONFIG_DIR", "CODEX_HOME", "GEMINI_CLI_HOME", "XDG_")
@@ -40,7 +41,8 @@ OFF = "AGENTWATCH_NO_MEMO"
 _PREFIX = "report-memo-"
 
 Probe = tuple[str, int | None, int | None, int | None]
-"""A path and its (inode, size, mtime in ns), or Nones when it does not exist."""
+"""A path and its (inode, size, change time in ns), or Nones when it does not exist. The
+change time moves with every write, and also with a chmod or a rename into place."""
 
 
 def key_of(argv: Sequence[str], env: Mapping[str, str], cwd: str) -> str:
@@ -50,13 +52,36 @@ def key_of(argv: Sequence[str], env: Mapping[str, str], cwd: str) -> str:
 
 
 def probe(path: str) -> Probe:
-    """A path's inode, size and modification time: the test a warm start uses to decide
-    whether a log needs reading (a folder's change when an entry is added or removed)."""
+    """A path's inode, size and change time (a folder's changes when an entry is added or
+    removed, or its mode changes)."""
     try:
         st = os.stat(path)
     except OSError:
         return (path, None, None, None)
-    return (path, st.st_ino, st.st_size, st.st_mtime_ns)
+    return of_stat(path, st)
+
+
+def of_stat(path: str, st: os.stat_result) -> Probe:
+    """The probe of a path from a stat already taken."""
+    return (path, st.st_ino, st.st_size, st.st_ctime_ns)
+
+
+def code_paths() -> list[str]:
+    """The installed code and price data a report depends on (an upgrade, or an edit of an
+    editable install, changes them)."""
+    import importlib.util  # noqa: PLC0415 (only when saving)
+
+    out: list[str] = []
+    for name in ("agentwatch", "genai_prices"):
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        for top in spec.submodule_search_locations:
+            for folder, dirs, files in os.walk(top):
+                dirs[:] = [d for d in dirs if d != "__pycache__"]
+                out.append(folder)
+                out += [os.path.join(folder, f) for f in files if not f.endswith(".pyc")]
+    return out
 
 
 def probes(paths: Iterable[str]) -> list[Probe]:
@@ -118,14 +143,14 @@ def _check(data: bytes, key: str, now: float) -> bytes | None:
     stat = os.stat
     block = data[cut[0] : cut[1]].decode("utf-8", "surrogateescape")
     for line in block.split("\n")[:-1]:
-        ino, size, mtime, path = line.split(" ", 3)
+        ino, size, ctime, path = line.split(" ", 3)
         try:
             st = stat(path)
         except OSError:
             if ino != "-":
                 return None
             continue
-        if ino == "-" or st.st_mtime_ns != int(mtime) or st.st_size != int(size):
+        if ino == "-" or st.st_ctime_ns != int(ctime) or st.st_size != int(size):
             return None
         if st.st_ino != int(ino):
             return None
@@ -149,8 +174,8 @@ def save(
     cut = at + len(b'"generated_at": "')
     head, tail = document[:cut], document[cut + len(stamp) :]
     lines = [
-        f"- - - {path}" if ino is None else f"{ino} {size} {mtime} {path}"
-        for path, ino, size, mtime in taken
+        f"- - - {path}" if ino is None else f"{ino} {size} {ctime} {path}"
+        for path, ino, size, ctime in taken
     ]
     block = "".join(f"{ln}\n" for ln in lines).encode("utf-8", "surrogateescape")
     name = key.encode("utf-8", "surrogateescape")
@@ -177,11 +202,20 @@ def save(
 
 
 def _prune(folder: str, newest: str) -> None:
-    """Keep the memo just written and the `KEEP - 1` most recent others."""
+    """Keep the memo just written and the `KEEP - 1` most recent others; remove temp files a
+    killed run left (older than an hour)."""
+    import time  # noqa: PLC0415 (only when saving)
+
     memos = []
     for name in os.listdir(folder):
         path = os.path.join(folder, name)
-        if name.startswith(_PREFIX) and path != newest:
+        if name.startswith(".memo-"):
+            try:
+                if os.stat(path).st_mtime < time.time() - 3600:
+                    os.unlink(path)
+            except OSError:
+                continue
+        elif name.startswith(_PREFIX) and path != newest:
             try:
                 memos.append((os.stat(path).st_mtime_ns, path))
             except OSError:

@@ -143,17 +143,19 @@ class Workspace:
         idx.release()  # closing a reader later could checkpoint, and so change the index file
         out: list[memo.Probe] = []
         for f in self._files.values():
-            p = memo.probe(f.path)
+            try:
+                st = os.stat(f.path)
+            except OSError:
+                return None
             if f.spec.role is FileRole.META:
-                same = p[3] == f.sidecar_mtime
+                same = st.st_mtime_ns == f.sidecar_mtime
             else:
                 c = f.cursor
-                same = (p[1], p[2], p[3]) == (c.ino, c.size, c.mtime_ns)
+                same = (st.st_ino, st.st_size, st.st_mtime_ns) == (c.ino, c.size, c.mtime_ns)
             if not same:
                 return None
-            out.append(p)
-        extra = [str(idx.path), str(self.dirs.config_file), "/etc/localtime"]
-        return out + memo.probes([*extra, *map(str, self.searched)])
+            out.append(memo.of_stat(f.path, st))
+        return out + memo.probes([str(idx.path), str(self.dirs.config_file), "/etc/localtime"])
 
     def signals(
         self, tally: Tally, stats: ScanStats, keys: Sequence[ThreadKey], now: float
