@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,30 +128,37 @@ class Index:
         stats: ScanStats,
         rates: Any,
     ) -> None:
-        """Replace the saved state in one transaction. Raises IndexUnusableError."""
-        try:
-            blobs = {
-                "meta": _ENC.encode(fingerprint),
-                "sessions": _ENC.encode(tally_state.dump_sessions(tally)),
-                "total": _ENC.encode(tally_state.dump_total(tally)),
-                "calls": _ENC.encode(tally_state.dump_calls(tally)),
-                "files": _ENC.encode([f.dump() for f in files.values()]),
-                "stats": _ENC.encode(stats.dump()),
-                "activity": stats.activity_blob(),
-                "rates": _ENC.encode(rates),
-            }
-        except UnicodeEncodeError as exc:  # read every time instead of indexed
-            raise IndexUnusableError(f"{self.path}: a log's name is not valid UTF-8") from exc
-        except (msgspec.EncodeError, OverflowError) as exc:
-            raise IndexUnusableError(f"{self.path}: cannot store {exc}") from exc
+        """Replace the saved state in one transaction. Raises IndexUnusableError.
+
+        Each part is encoded just before it is written, so only one is in memory at a time.
+        """
+        parts: list[tuple[str, Callable[[], bytes]]] = [
+            ("meta", lambda: _ENC.encode(fingerprint)),
+            ("sessions", lambda: _ENC.encode(tally_state.dump_sessions(tally))),
+            ("total", lambda: _ENC.encode(tally_state.dump_total(tally))),
+            ("calls", lambda: _ENC.encode(tally_state.dump_calls(tally))),
+            ("files", lambda: _ENC.encode([f.dump() for f in files.values()])),
+            ("stats", lambda: _ENC.encode(stats.dump())),
+            ("activity", stats.activity_blob),
+            ("rates", lambda: _ENC.encode(rates)),
+        ]
         try:
             db = self._connect()
             try:
                 db.execute("BEGIN IMMEDIATE")
-                db.executemany("INSERT OR REPLACE INTO blobs VALUES (?, ?)", blobs.items())
+                for name, encode in parts:
+                    db.execute("INSERT OR REPLACE INTO blobs VALUES (?, ?)", (name, encode()))
                 db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")  # nothing of a save that failed half-way
+                raise
             finally:
                 db.close()
+        except UnicodeEncodeError as exc:  # read every time instead of indexed
+            raise IndexUnusableError(f"{self.path}: a log's name is not valid UTF-8") from exc
+        except (msgspec.EncodeError, OverflowError) as exc:
+            raise IndexUnusableError(f"{self.path}: cannot store {exc}") from exc
         except sqlite3.Error as exc:
             raise IndexUnusableError(f"{self.path}: {exc}") from exc
 

@@ -253,20 +253,29 @@ def _scan_files(
         tracked.update(_read_all(left, rest, rest_stats, None, len(left)))
         tally.absorb(rest)
         stats.merge(rest_stats)
-    for blob in results:
-        sessions, calls, dumped, part_stats, activity = msgspec.msgpack.decode(blob)
-        partial = Tally()
-        tally_state.load_sessions(partial, sessions)
-        partial.defer_calls(functools.partial(tally_state.load_calls, calls))
-        tally.absorb(partial)
-        for v in dumped:
-            loaded = TrackedFile.load(v)
-            if loaded is not None:
-                tracked[loaded.path] = loaded
-        stats.merge(ScanStats.load(part_stats))
-        stats.activity.extend(ACTIVITY.decode(activity))
+    while results:  # each part's bytes and decoded form are dropped before the next
+        _absorb_part(results.pop(), tally, tracked, stats)
     tally.settle()
     return tracked
+
+
+def _absorb_part(
+    blob: bytes, tally: Tally, tracked: dict[str, TrackedFile], stats: ScanStats
+) -> None:
+    """Merge one worker's result into this process's tally, files and stats."""
+    sessions, calls, dumped, part_stats, activity = msgspec.msgpack.decode(blob)
+    del blob
+    partial = Tally()
+    tally_state.load_sessions(partial, sessions)
+    partial.defer_calls(functools.partial(tally_state.load_calls, calls))
+    del calls
+    tally.absorb(partial)
+    for v in dumped:
+        loaded = TrackedFile.load(v)
+        if loaded is not None:
+            tracked[loaded.path] = loaded
+    stats.merge(ScanStats.load(part_stats))
+    stats.activity.extend(ACTIVITY.decode(activity))
 
 
 def refresh(
