@@ -53,3 +53,32 @@ def session_signals(
         alerts = evaluate(sa, now, th, since=-math.inf)
         out[key] = (signal(sa, alerts, now), alerts)
     return out
+
+
+def history_signals(
+    tally: Tally,
+    records: Iterable[ActivityRecord],
+    keys: Iterable[ThreadKey],
+    now: float,
+    th: Thresholds,
+) -> dict[ThreadKey, tuple[Signal, list[Alert]]]:
+    """`session_signals` over `history_activity`, one session at a time: the same answer
+    (sessions never share activity), with one session's model in memory instead of all."""
+    records_of: dict[ThreadKey, list[ActivityRecord]] = {}
+    for r in records:
+        records_of.setdefault(r.thread.main, []).append(r)
+    calls_of: dict[ThreadKey, list[Call]] = {}
+    for c in tally.calls.values():
+        calls_of.setdefault(c.owner.main, []).append(c)
+    out: dict[ThreadKey, tuple[Signal, list[Alert]]] = {}
+    for key in keys:
+        activity = Activity(th.window_s, retention_s=math.inf)
+        mine: list[ActivityRecord] = sorted(records_of.pop(key, []), key=_when)
+        activity.feed(mine)
+        for c in sorted(calls_of.pop(key, []), key=lambda c: c.ts if c.ts is not None else 0.0):
+            activity.add_usage(c.owner, c.ts, c.tokens.total, c.key)
+        sa = activity.sessions.get(key)
+        if sa is not None:
+            alerts = evaluate(sa, now, th, since=-math.inf)
+            out[key] = (signal(sa, alerts, now), alerts)
+    return out

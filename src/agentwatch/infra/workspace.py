@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 
 from agentwatch.core.records import Agent, ThreadKey
-from agentwatch.core.signals import history_activity, session_signals
+from agentwatch.core.signals import history_signals
 from agentwatch.core.tally import Tally
 from agentwatch.core.thresholds import Thresholds
 from agentwatch.infra import applog, config, gcpause, index, memo
@@ -179,9 +179,7 @@ class Workspace:
             except (msgspec.DecodeError, KeyError, TypeError, ValueError):
                 pass  # recompute
         with gcpause.paused():
-            activity = history_activity(tally, stats.activity, th)
-            every = session_signals(activity, list(tally.sessions), now, th)
-            del activity
+            every = history_signals(tally, stats.activity, list(tally.sessions), now, th)
         out = {
             k: (sig.to_contract(iso_required), [a.to_contract(iso_required) for a in alerts])
             for k, (sig, alerts) in every.items()
