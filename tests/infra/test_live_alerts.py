@@ -132,36 +132,3 @@ def test_calls_copied_across_sessions_count_for_the_credited_session_only(
         assert now.tokens == s.credited(LOOPER, now.started_at)
     finally:
         s.engine.stop()
-
-
-def test_only_recent_sessions_start_with_their_history_and_an_old_one_that_resumes_is_watched(
-    claude_tree: ClaudeTree,
-) -> None:
-    old = Agent(claude_tree, claude_tree.main(LOOPER), "loop")
-    old.human("Make the test suite pass.")
-    for _ in range(8):  # a loop long ago: history, not news
-        old.bash("npm test", FAIL, error=True)
-    later = NOW + 2 * 86400  # agentwatch starts two days after that
-    clock = [later]
-    events: list[Event] = []
-    engine = LiveEngine(
-        [Root(SOURCE, claude_tree.root)], Tally(), events.append, clock=lambda: clock[0]
-    )
-    engine.open()
-    try:
-        key = ThreadKey(AgentKind.CLAUDE_CODE, LOOPER)
-        assert key not in engine.activity.sessions  # its past is not kept for the detectors
-        assert engine.alerts.get(key, {}) == {}
-        assert engine.tally.sessions[key].main.account.calls > 0  # but it is counted
-        old.clock = later - T0 - 60  # the session resumes now, and loops again
-        for _ in range(8):
-            old.bash("npm test", FAIL, error=True)
-        clock[0] = later + 60
-        engine.changes.file(str(old.t.path))
-        engine.step()
-        assert key in engine.activity.sessions
-        (alert,) = [e for e in events if isinstance(e, AlertEvent)]
-        assert alert.session == key
-        assert alert.alert.kind == "error_loop"
-    finally:
-        engine.stop()

@@ -4,9 +4,8 @@ alerts and the honest signal (what the tokens produced)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 
-from agentwatch.core.accounts import Call
 from agentwatch.core.activity import Activity
 from agentwatch.core.alerts import Alert, Signal
 from agentwatch.core.detectors import evaluate, signal
@@ -20,18 +19,12 @@ def history_activity(
     records: Iterable[ActivityRecord],
     th: Thresholds,
     retention_s: float = math.inf,
-    sessions: Collection[ThreadKey] | None = None,
 ) -> Activity:
-    """The activity of every session (or of `sessions` only, by main thread), from the tool
-    records and the deduplicated calls."""
+    """The activity of every session, from the tool records and the deduplicated calls."""
     activity = Activity(th.window_s, retention_s=retention_s)
-    calls: Iterable[Call] = tally.calls.values()
-    if sessions is not None:
-        records = [r for r in records if r.thread.main in sessions]
-        calls = [c for c in calls if c.owner.main in sessions]
     ordered: list[ActivityRecord] = sorted(records, key=_when)
     activity.feed(ordered)
-    calls = sorted(calls, key=lambda c: c.ts if c.ts is not None else 0.0)
+    calls = sorted(tally.calls.values(), key=lambda c: c.ts if c.ts is not None else 0.0)
     for c in calls:
         activity.add_usage(c.owner, c.ts, c.tokens.total, c.key)
     return activity

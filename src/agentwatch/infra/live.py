@@ -67,14 +67,8 @@ class LiveEngine:
         observer: Callable[[], BaseObserver] | None = None,
         thresholds: Thresholds | None = None,
         trees: TreeWatchFactory | None = None,
-        history_since: float | None = None,
     ) -> None:
         self.roots = roots
-        self.history_since = history_since
-        """Sessions last active at or after this time (default: within `DEFAULT_RETENTION_S`
-        of opening) start with their history in the loop-detection model and their past
-        alerts; older ones start fresh if they ever get new lines (the detectors look back
-        one window, far less than that)."""
         self.tally = tally
         self.emit = emit
         self.clock = clock
@@ -130,16 +124,13 @@ class LiveEngine:
             self.tally, self.files, self.stats = loader()
         else:
             self.files = scan_files(self.roots, self.tally, self.stats, progress)
-        now = self.clock()
-        since = now - DEFAULT_RETENTION_S if self.history_since is None else self.history_since
-        recent = {k for k, s in self.tally.sessions.items() if (session_last(s) or 0.0) >= since}
         self.activity = history_activity(
-            self.tally, self.stats.activity, self.thresholds, DEFAULT_RETENTION_S, recent
+            self.tally, self.stats.activity, self.thresholds, DEFAULT_RETENTION_S
         )
         self.stats.activity = []  # kept in the activity model from here on
+        now = self.clock()
         for key, s in self.tally.sessions.items():
-            if key in recent:
-                self.alerts[key] = {a.alert_id: a for a in self._evaluate(key, now)}
+            self.alerts[key] = {a.alert_id: a for a in self._evaluate(key, now)}
             self._status[key] = self._status_now(key, s, now)
         self.tally.on_change = self._pending.append
         if self.trees is not None:

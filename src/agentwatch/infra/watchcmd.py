@@ -10,7 +10,6 @@ import time
 from types import FrameType
 from typing import Any, TextIO
 
-from agentwatch.core.activity import DEFAULT_RETENTION_S
 from agentwatch.core.detectors import signal as session_signal
 from agentwatch.core.events import Event
 from agentwatch.core.guard import LoopGuard
@@ -58,7 +57,6 @@ def run_watch(ws: Workspace, since: float, out: TextIO, guard: LoopGuard | None 
         idle_after=ws.settings.idle_after,
         thresholds=ws.thresholds,
         trees=tree_watches(ws.settings.watch_trees, ws.own_paths()),
-        history_since=min(since, time.time() - DEFAULT_RETENTION_S),  # the snapshot's signals
     )
 
     def stop(_sig: int, _frame: FrameType | None) -> None:
