@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import os
@@ -11,7 +12,7 @@ import time
 from collections.abc import Callable
 from datetime import tzinfo
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
@@ -290,6 +291,17 @@ def _filter(
     return Filter(lo, hi, project, sid, Agent(agent) if agent else None, model)
 
 
+def _gc_paused(f: F) -> F:
+    """A one-shot command loads, prints and exits: no cycle collection while it runs."""
+
+    @functools.wraps(f)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with gcpause.paused():
+            return f(*args, **kwargs)
+
+    return cast(F, run)
+
+
 @cli.command()
 @common_options
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
@@ -327,6 +339,7 @@ def _filter(
     "Re-reads the logs: best with --session or a narrow filter.",
 )
 @click.pass_context
+@_gc_paused
 def report(
     ctx: click.Context,
     /,
@@ -353,7 +366,6 @@ def report(
     request) and html (one self-contained page). Prompts and tool text are never exported
     unless --include-text is given.
     """
-    gcpause.one_shot()
     fmt = _report_format(as_json, fmt)
     if no_redact and not include_text:
         raise click.UsageError("--no-redact only applies with --include-text")
@@ -386,7 +398,10 @@ def report(
     flt = _filter(ctx, since, until, project, session, agent, model, zone, tally, now)
     rep = build(tally, flt, now, ws.settings.idle_after)
     keys = [ThreadKey(s.agent, s.session_id) for s in rep.sessions]
+    shown = len(ws.notes)  # (the load's notes are out already)
     signals = ws.signals(tally, stats, keys, now)
+    for note in ws.notes[shown:]:
+        click.echo(f"agentwatch: note: {note}", err=True)
     grouping = GroupBy(by) if by else None
     groups = None
     if grouping is not None:
@@ -426,8 +441,14 @@ def report(
     width = shutil.get_terminal_size((160, 24)).columns if target is None else 160
     data = render_export(fmt, doc, palette, width)
     if target is None:
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
+        try:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise
+        except (AttributeError, OSError, ValueError) as exc:  # no stdout, a full disk
+            click.echo(f"agentwatch: cannot write the report: {exc}", err=True)
+            ctx.exit(1)
         if folders is not None:
             _keep(ws, rep, stats, now, data, folders)
     else:

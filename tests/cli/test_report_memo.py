@@ -181,14 +181,26 @@ def test_a_replay_that_cannot_write_says_so_in_one_line(
         "AGENTWATCH_CACHE_DIR": str(tmp_path / "cache"),
         "AGENTWATCH_CONFIG_DIR": str(tmp_path),
     }
-    with open("/dev/full", "wb") as full:
-        p = subprocess.run(
-            [str(BIN), *argv], stdout=full, stderr=subprocess.PIPE, env=env, check=False
-        )
-    err = p.stderr.decode()
-    assert p.returncode == 1
+
+    def to_full_disk(extra: dict[str, str]) -> tuple[int, str]:
+        with open("/dev/full", "wb") as full:
+            p = subprocess.run(
+                [str(BIN), *argv],
+                stdout=full,
+                stderr=subprocess.PIPE,
+                env={**env, **extra},
+                check=False,
+            )
+        return p.returncode, p.stderr.decode()
+
+    replayed, full_run = to_full_disk({}), to_full_disk({"AGENTWATCH_NO_MEMO": "1"})
+    assert replayed == full_run  # the same exit code and the same one line
+    code, err = replayed
+    assert code == 1
     assert "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1
+    assert err.strip().splitlines() == [
+        "agentwatch: cannot write the report: [Errno 28] No space left on device"
+    ]
 
 
 def test_a_removed_working_directory_is_no_error(

@@ -13,7 +13,10 @@ from typing import Any
 
 import pytest
 
-from agentwatch.core.detectors import Thresholds, evaluate
+from agentwatch.core.alerts import Alert, AlertKind, Severity
+from agentwatch.core.detectors import Thresholds, evaluate, steady_until
+from agentwatch.core.records import Agent as AgentName
+from agentwatch.core.records import ThreadKey
 from tests.core.scenarios.agent import T0
 from tests.core.scenarios.catalog import SCRIPTS, Built, build
 from tests.core.scenarios.replay import Timeline, labels, records, replay, result
@@ -160,3 +163,53 @@ def test_a_report_over_history_finds_every_episode(tmp_path: Path) -> None:
     (alert,) = evaluate(session, tl.end, TH, since=float("-inf"))
     assert (alert.kind, alert.ended_at) == ("error_loop", T0 + 788.585)
     assert alert.reason.startswith("`npm test` failed the same way 31 times in 9 min; ")
+
+
+def _alert(kind: str, severity: str, start: float, last: float, ended: float | None) -> Alert:
+    key = ThreadKey(AgentName.CLAUDE_CODE, "s")
+    return Alert(
+        f"{kind}-x",
+        key,
+        AlertKind(kind),
+        Severity(severity),
+        start,
+        start + 30,
+        ended,
+        "r",
+        1000,
+        {"last_at": last},
+    )
+
+
+def test_steady_until_is_when_time_alone_would_change_the_alerts() -> None:
+    th = Thresholds()
+    warn = _alert("error_loop", "warning", T0, T0 + 100, None)
+    crit = _alert("reread_loop", "critical", T0, T0 + 50, None)
+    gone = _alert("idle_burn", "warning", T0, T0 + 10, T0 + 20)
+    assert steady_until([], th) == float("inf")
+    assert steady_until([gone], th) == float("inf")  # an ended alert never changes again
+    assert steady_until([crit], th) == T0 + 50 + th.quiet_s  # it ends by quiet time
+    assert steady_until([warn], th) == min(T0 + 100 + th.quiet_s, T0 + th.critical_after_s)
+    assert steady_until([warn, crit, gone], th) == T0 + 50 + th.quiet_s
+
+
+def test_an_open_alert_evaluated_at_its_steady_until_has_changed(
+    runs: dict[str, tuple[Built, Timeline]],
+) -> None:
+    """On the replayed loops: alerts evaluated after a session's last event stay as they are
+    up to steady_until and differ right after it."""
+    checked = 0
+    for _, tl in runs.values():
+        (session,) = tl.activity.sessions.values()
+        last = max(
+            [o.ts for t in session.threads.values() for o in t.outcomes]
+            + [u[0] for t in session.threads.values() for u in t.usage]
+        )
+        alerts = evaluate(session, last + 1, TH)
+        until = steady_until(alerts, TH)
+        if until == float("inf"):
+            continue
+        assert evaluate(session, until - 0.5, TH) == alerts
+        assert evaluate(session, until + 0.5, TH) != alerts
+        checked += 1
+    assert checked

@@ -210,3 +210,30 @@ def test_a_damaged_saved_parser_state_rereads_the_file_instead_of_failing(
     assert again is not None
     got = [r for r in again.read(ScanStats()) if isinstance(r, UsageRecord)]
     assert [r.message_id for r in got] == ["msg_1", "msg_2"]  # read again from the start
+
+
+def test_saving_a_new_state_drops_the_loop_signals_of_the_old_one(
+    claude_tree: ClaudeTree, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    from agentwatch.infra.workspace import Options, open_workspace  # noqa: PLC0415
+
+    a = build_tree(claude_tree)
+    cache = tmp_path / "cache"
+    report(claude_tree, cache, cli_env)  # the index and its cached signals
+    (idx,) = cache.glob("index-*.sqlite")
+
+    def signals_rows() -> int:
+        db = sqlite3.connect(idx)
+        try:
+            return int(
+                db.execute("SELECT count(*) FROM blobs WHERE name = 'signals'").fetchone()[0]
+            )
+        finally:
+            db.close()
+
+    assert signals_rows() == 1
+    a.assistant("m9", "r9", usage(inp=1, out=1), ts(9))
+    opts = Options(claude_dirs=(str(claude_tree.root),), cache_dir=str(cache))
+    ws = open_workspace(opts, env=cli_env, home=Path(cli_env["HOME"]))
+    ws.load_tracked()  # as the live view does on start: reads the new line, saves the index
+    assert signals_rows() == 0  # a report must compute them again, not reuse the old ones

@@ -351,6 +351,22 @@ def evaluate(
     return sorted(kept, key=lambda a: (a.started_at, a.alert_id))
 
 
+def steady_until(alerts: Iterable[Alert], th: Thresholds = DEFAULTS) -> float:
+    """Until when evaluating again, with no new event, gives the same alerts: an open one
+    ends `quiet_s` after its last event, and a warning turns critical once it has lasted
+    `critical_after_s`. Infinity when nothing is open."""
+    until = float("inf")
+    for a in alerts:
+        if not a.active:
+            continue
+        last = a.evidence.get("last_at")
+        last = last if isinstance(last, int | float) else a.detected_at
+        until = min(until, last + th.quiet_s)
+        if a.severity is Severity.WARNING:
+            until = min(until, a.started_at + th.critical_after_s)
+    return until
+
+
 def signal(activity: SessionActivity, alerts: Iterable[Alert], now: float) -> Signal:
     """A session's productivity signal as of `now` (CLI_CONTRACT section 3 SIGNAL)."""
     idle, total = activity.idle_burn(now)

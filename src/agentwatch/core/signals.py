@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+from agentwatch.core.accounts import Call
 from agentwatch.core.activity import Activity
 from agentwatch.core.alerts import Alert, Signal
 from agentwatch.core.detectors import evaluate, signal

@@ -38,9 +38,3 @@ def paused() -> Iterator[None]:
             p.depth -= 1
             if p.depth == 0 and p.was_enabled:
                 gc.enable()
-
-
-def one_shot() -> None:
-    """For a command that loads, prints and exits: no cycle collection at all (what it
-    allocates is freed by reference counting, or at exit)."""
-    gc.disable()

@@ -148,10 +148,13 @@ class Index:
                 db.execute("BEGIN IMMEDIATE")
                 for name, encode in parts:
                     db.execute("INSERT OR REPLACE INTO blobs VALUES (?, ?)", (name, encode()))
+                # The cached loop signals belong to the state just replaced.
+                db.execute("DELETE FROM blobs WHERE name = 'signals'")
                 db.execute("COMMIT")
             except BaseException:
                 if db.in_transaction:
-                    db.execute("ROLLBACK")  # nothing of a save that failed half-way
+                    with contextlib.suppress(sqlite3.Error):
+                        db.execute("ROLLBACK")  # nothing of a save that failed half-way
                 raise
             finally:
                 db.close()

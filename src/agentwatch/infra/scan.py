@@ -254,7 +254,7 @@ def _scan_files(
         tally.absorb(rest)
         stats.merge(rest_stats)
     while results:  # each part's bytes and decoded form are dropped before the next
-        _absorb_part(results.pop(), tally, tracked, stats)
+        _absorb_part(results.pop(0), tally, tracked, stats)
     tally.settle()
     return tracked
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import msgspec
 
+from agentwatch.core.detectors import steady_until
 from agentwatch.core.records import Agent, ThreadKey
 from agentwatch.core.signals import history_signals
 from agentwatch.core.tally import Tally
@@ -130,7 +131,7 @@ class Workspace:
             try:
                 idx.save(fp, tally, files, stats, self.prices.export())
             except index.IndexUnusableError as exc:
-                self.notes.append(f"could not save the index ({exc}); next start reads all")
+                self.notes.append(f"could not save the index ({exc}); it keeps what it had")
         self._index, self._changed, self._files = idx, changed, files
         return tally, files, stats
 
@@ -184,9 +185,8 @@ class Workspace:
             k: (sig.to_contract(iso_required), [a.to_contract(iso_required) for a in alerts])
             for k, (sig, alerts) in every.items()
         }
-        open_alerts = [a for _, alerts in every.values() for a in alerts if a.active]
-        # An open alert can end by quiet time alone: the cache is good until then.
-        quiet_until = now + th.quiet_s if open_alerts else float("inf")
+        # An open alert can end (or turn critical) with time alone: the cache holds until then.
+        quiet_until = steady_until((a for _, alerts in every.values() for a in alerts), th)
         self.signals_until = quiet_until
         if idx is not None and not self.no_cache:
             blob = msgspec.msgpack.encode(
