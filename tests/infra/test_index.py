@@ -237,3 +237,26 @@ def test_saving_a_new_state_drops_the_loop_signals_of_the_old_one(
     ws = open_workspace(opts, env=cli_env, home=Path(cli_env["HOME"]))
     ws.load_tracked()  # as the live view does on start: reads the new line, saves the index
     assert signals_rows() == 0  # a report must compute them again, not reuse the old ones
+
+
+def test_many_calls_are_stored_in_pieces_and_come_back_whole(tmp_path: Path) -> None:
+    from agentwatch.core.records import Agent, ThreadKey, UsageRecord  # noqa: PLC0415
+    from agentwatch.core.tally import Tally  # noqa: PLC0415
+    from agentwatch.core.tokens import Tokens  # noqa: PLC0415
+    from agentwatch.infra.files import ScanStats  # noqa: PLC0415
+    from agentwatch.infra.index import CALLS_CHUNK, Index  # noqa: PLC0415
+
+    n = 2 * CALLS_CHUNK + 7  # three pieces, the last one short
+    tally = Tally()
+    threads = [ThreadKey(Agent.CLAUDE_CODE, f"s{i}", None if i % 2 else "sub") for i in range(5)]
+    tally.apply(
+        UsageRecord(threads[i % 5], ("cc", f"m{i}", "r"), "m", 1e9 + i, Tokens(i, 1), f"m{i}", "r")
+        for i in range(n)
+    )
+    idx = Index(tmp_path, [])
+    idx.save({"v": 1}, tally, {}, ScanStats(), {})
+    back = Index(tmp_path, []).load({"v": 1}, [], lambda _m, _t: None)
+    assert back is not None
+    got = back.tally.calls
+    assert len(got) == n
+    assert got == tally.calls

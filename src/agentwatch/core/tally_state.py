@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 from agentwatch.core.accounts import Account, Call
@@ -144,6 +145,11 @@ def load_total(tally: Tally, data: Plain) -> None:
 
 def dump_calls(tally: Tally) -> Plain:
     """Every deduplicated call."""
+    return dump_call_rows(tally.calls.values())
+
+
+def dump_call_rows(calls: Iterable[Call]) -> Plain:
+    """These calls, as `dump_calls` writes them."""
     keys: dict[ThreadKey, list[Any]] = {}
 
     def key(k: ThreadKey) -> list[Any]:
@@ -165,12 +171,12 @@ def dump_calls(tally: Tally) -> Plain:
             c.message_id,
             c.request_id,
         ]
-        for c in tally.calls.values()
+        for c in calls
     ]
 
 
-def load_calls(data: Plain) -> dict[tuple[str, ...], Call]:
-    """The calls `dump_calls` wrote, by key."""
+def load_calls(data: Iterable[Any]) -> dict[tuple[str, ...], Call]:
+    """The calls `dump_calls` wrote, by key (`data` may be a stream of rows)."""
     out: dict[tuple[str, ...], Call] = {}
     keys: dict[tuple[Any, ...], ThreadKey] = {}  # a thread owns many calls: build its key once
 

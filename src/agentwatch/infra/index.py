@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,9 @@ from agentwatch.infra import gcpause
 from agentwatch.infra.files import Root, ScanStats, TrackedFile
 from agentwatch.sources.base import digest
 
-SCHEMA = 6
+SCHEMA = 7
+CALLS_CHUNK = 8192
+"""Calls per separately encoded piece: loading decodes one piece at a time."""
 LAZY = ("calls", "activity")
 """The big parts of the state, read only when needed."""
 _SELECT_SMALL = "SELECT name, data FROM blobs WHERE name NOT IN ('calls', 'activity')"
@@ -136,7 +138,7 @@ class Index:
             ("meta", lambda: _ENC.encode(fingerprint)),
             ("sessions", lambda: _ENC.encode(tally_state.dump_sessions(tally))),
             ("total", lambda: _ENC.encode(tally_state.dump_total(tally))),
-            ("calls", lambda: _ENC.encode(tally_state.dump_calls(tally))),
+            ("calls", lambda: _ENC.encode(list(_call_chunks(tally)))),
             ("files", lambda: _ENC.encode([f.dump() for f in files.values()])),
             ("stats", lambda: _ENC.encode(stats.dump())),
             ("activity", stats.activity_blob),
@@ -177,8 +179,14 @@ class Index:
             raise IndexUnusableError(f"{self.path}: {exc}") from exc
 
     def _load_calls(self) -> dict[tuple[str, ...], Any]:
+        pieces: list[bytes] = _DEC.decode(self._fetch("calls"))
+
+        def rows() -> Iterator[Any]:
+            while pieces:  # one piece decoded at a time, and let go once read
+                yield from _DEC.decode(pieces.pop(0))
+
         with gcpause.paused():  # ~80,000 calls a gigabyte: no cycle hunting meanwhile
-            return tally_state.load_calls(_DEC.decode(self._fetch("calls")))
+            return tally_state.load_calls(rows())
 
     def _fetch(self, name: str) -> bytes:
         """A big part of the loaded state, from the same snapshot; the snapshot ends once
@@ -210,3 +218,10 @@ class Index:
         for suffix in ("", "-wal", "-shm"):
             with contextlib.suppress(OSError):
                 Path(str(self.path) + suffix).unlink()
+
+
+def _call_chunks(tally: Tally) -> Iterator[bytes]:
+    """The calls, encoded `CALLS_CHUNK` at a time."""
+    calls = list(tally.calls.values())
+    for i in range(0, len(calls), CALLS_CHUNK):
+        yield _ENC.encode(tally_state.dump_call_rows(calls[i : i + CALLS_CHUNK]))
