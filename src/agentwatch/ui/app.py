@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Protocol
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.command import Provider
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from agentwatch.core.events import GuardEvent, WarningEvent
 from agentwatch.core.guard import LoopGuard
@@ -39,6 +39,7 @@ from agentwatch.ui.screens.detail import DetailScreen
 from agentwatch.ui.screens.help import HelpScreen
 from agentwatch.ui.themes import APP_VARIABLES, DEFAULT_THEME, load_all
 from agentwatch.ui.widgets.alerts import AlertRow, AlertsPanel
+from agentwatch.ui.widgets.keybar import KeyBar
 from agentwatch.ui.widgets.sessions import SORTS, SessionsTable, session_key
 
 FLUSH_INTERVAL = 0.25
@@ -149,7 +150,7 @@ class AgentwatchApp(ExportActions, ProcessActions, App[None]):
         yield SessionsTable(self._status_styles, id="sessions")
         yield AlertsPanel(id="alerts")
         yield Static("", id="empty")
-        yield Footer()
+        yield KeyBar()
 
     def _load_themes(self) -> None:
         themes, errors = load_all(self._theme_dir)

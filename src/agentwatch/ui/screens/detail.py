@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Sparkline, Static
+from textual.widgets import DataTable, Sparkline, Static
 from textual.worker import Worker, WorkerState
 
 from agentwatch.core.alerts import AlertKind, fmt_tokens
@@ -32,6 +32,7 @@ from agentwatch.infra.context import (
 from agentwatch.infra.feed import SessionExtras
 from agentwatch.infra.tokenizer import TokenizerError
 from agentwatch.ui import format as fmt
+from agentwatch.ui.widgets.keybar import KeyBar
 from agentwatch.ui.widgets.sessions import fmt_model
 
 CONTEXT_REFRESH = 2.0
@@ -122,7 +123,7 @@ class DetailScreen(Screen[None]):
             yield Static("Context (est.)", classes="section")
             yield Static("", id="context", classes="muted")
             yield Static("Log files:\n" + "\n".join(s.files), id="files", classes="muted")
-        yield Footer()
+        yield KeyBar()
 
     def _process_text(self) -> str:
         p = self.process

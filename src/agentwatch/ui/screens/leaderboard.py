@@ -12,13 +12,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from agentwatch.core.alerts import Alert
 from agentwatch.core.leaderboard import MIN_LINES, MIN_TOKENS, Board, By, Title, board
 from agentwatch.core.leaderboard_input import from_summaries
 from agentwatch.core.summary import SessionSummary
 from agentwatch.infra.export import leaderboard as cells
+from agentwatch.ui.widgets.keybar import KeyBar
 from agentwatch.ui.widgets.sessions import session_key
 
 PERIODS: tuple[tuple[str, float | None], ...] = (
@@ -60,7 +61,7 @@ class LeaderboardScreen(Screen[None]):
         with VerticalScroll(id="lb-bottom"):
             yield Static("", id="lb-titles")
             yield Static("", id="lb-legend")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.action_refresh_board()
