@@ -26,6 +26,7 @@ from agentwatch.core.when import parse_when
 from agentwatch.infra import files, gcpause, memo
 from agentwatch.infra.applog import LOG
 from agentwatch.infra.export import FORMATS, TEXT_FORMATS
+from agentwatch.infra.index import IndexUnusableError
 from agentwatch.infra.scan import ScanStats
 from agentwatch.infra.workspace import InvalidUsageError, Options, Workspace, open_workspace
 
@@ -649,6 +650,9 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         click.echo(f"agentwatch: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
+    except IndexUnusableError as exc:  # read lazily after the load, and found damaged
+        click.echo(f"agentwatch: the index could not be read ({exc}); run it again", err=True)
+        sys.exit(1)
     except (click.Abort, KeyboardInterrupt):
         sys.stderr.write("\n")
         sys.exit(130)

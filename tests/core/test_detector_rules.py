@@ -262,7 +262,8 @@ def test_unattended_is_off_by_default_and_info_when_on() -> None:
     on = replace(TH, unattended=True, unattended_after_s=3600)
     (a,) = log.alerts(12_000, on)
     assert (a.kind, a.severity, a.started_at) == ("unattended", "info", T0 + 3600)
-    assert a.reason.startswith("no human turn for 3 h 20 min while tokens keep flowing; ")
+    assert a.reason.startswith("no human turn for 3 h 19 min while tokens keep flowing; ")
+    assert log.alerts(12_090, on) == [a]  # no new event: the same alert, word for word
     log.human(12_100)
     assert log.alerts(12_200, on)[0].ended_at == T0 + 12_100
 

@@ -260,3 +260,69 @@ def test_many_calls_are_stored_in_pieces_and_come_back_whole(tmp_path: Path) -> 
     got = back.tally.calls
     assert len(got) == n
     assert got == tally.calls
+
+
+def test_signals_cached_by_a_report_that_raced_another_save_are_not_reused(
+    claude_tree: ClaudeTree, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    from agentwatch.core.records import Agent, ThreadKey  # noqa: PLC0415
+    from agentwatch.infra.workspace import Options, Workspace, open_workspace  # noqa: PLC0415
+
+    build_tree(claude_tree)
+    opts = Options(claude_dirs=(str(claude_tree.root),), cache_dir=str(tmp_path / "cache"))
+
+    def workspace() -> Workspace:
+        return open_workspace(opts, env=cli_env, home=Path(cli_env["HOME"]))
+
+    slow = workspace()
+    slow_tally, slow_stats = slow.load()  # state 1 saved; its signals not computed yet
+    c = claude_tree.main("cccccccc-0000-4000-8000-000000000003")
+    c.assistant("mc", "rc", usage(inp=1, out=2), ts(8))
+    fast = workspace()
+    fast_tally, fast_stats = fast.load()  # state 2 saved by another process...
+    fast.signals(fast_tally, fast_stats, [], 2e9)  # ...which caches its signals
+    slow.signals(slow_tally, slow_stats, [], 2e9)  # the slow one then caches state 1's
+    later = workspace()
+    tally, stats = later.load()  # nothing changed since state 2
+    new = ThreadKey(Agent.CLAUDE_CODE, "cccccccc-0000-4000-8000-000000000003")
+    assert new in later.signals(tally, stats, [new], 2e9)  # computed again, not state 1's
+
+
+def _damage_calls(cache: Path) -> None:
+    (idx,) = cache.glob("index-*.sqlite")
+    db = sqlite3.connect(idx)
+    db.execute("UPDATE blobs SET data = ? WHERE name = 'calls'", (bytes([0x91, 0xC4, 1, 0xC1]),))
+    db.commit()
+    db.close()
+
+
+def test_damaged_calls_found_while_reading_new_lines_rebuild_the_index(
+    claude_tree: ClaudeTree, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    a = build_tree(claude_tree)
+    cache = tmp_path / "cache"
+    report(claude_tree, cache, cli_env)
+    _damage_calls(cache)  # (the calls are read only when a new line needs them)
+    a.assistant("m8", "r8", usage(inp=3, out=30), ts(8))
+    got = report(claude_tree, cache, cli_env)
+    assert "rebuilt" in got["stderr"]
+    assert "internal error" not in got["stderr"]
+    assert without_stderr(got) == without_stderr(report(claude_tree, cache, cli_env, "--no-cache"))
+
+
+def test_damaged_calls_found_after_the_load_say_so_in_one_line_and_go(
+    claude_tree: ClaudeTree, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    build_tree(claude_tree)
+    cache = tmp_path / "cache"
+    report(claude_tree, cache, cli_env)
+    _damage_calls(cache)
+    argv = [str(BIN), "report", "--json", "--claude-dir", str(claude_tree.root)]
+    argv += ["--cache-dir", str(cache), "--model", "sonnet"]  # a filter that reads the calls
+    p = subprocess.run(argv, capture_output=True, text=True, env=cli_env, check=False)
+    assert p.returncode == 1
+    assert p.stderr.count("\n") == 1
+    assert "index could not be read" in p.stderr
+    again = subprocess.run(argv, capture_output=True, text=True, env=cli_env, check=False)
+    assert again.returncode == 0, again.stderr  # the damaged index was removed: rebuilt
+    assert json.loads(again.stdout)["sessions"]

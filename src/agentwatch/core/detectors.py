@@ -312,7 +312,8 @@ def _unattended(c: _Ctx, humans: Sequence[float]) -> None:
     later = [u for u in c.usage if u[0] - _last_human(t, humans, u[0]) >= th.unattended_after_s]
     for run in _usage_runs(later, humans, c.now, th.quiet_s):
         since = _last_human(t, humans, run.times[0])
-        quiet_for = fmt_duration((run.end if run.end is not None else c.now) - since)
+        # measured to the last call while open: time alone never changes an alert
+        quiet_for = fmt_duration((run.end if run.end is not None else run.times[-1]) - since)
         reason = f"no human turn for {quiet_for} while tokens keep flowing; {{tokens}} tokens"
         calls = sum(u[2] for u in run.items)
         c.alert(AlertKind.UNATTENDED, "", run, 0, reason, calls=calls, last_human_at=since)

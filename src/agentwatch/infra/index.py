@@ -6,6 +6,7 @@ cannot be rebuilt from the logs.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from agentwatch.infra import gcpause
 from agentwatch.infra.files import Root, ScanStats, TrackedFile
 from agentwatch.sources.base import digest
 
-SCHEMA = 7
+SCHEMA = 8
 CALLS_CHUNK = 8192
 """Calls per separately encoded piece: loading decodes one piece at a time."""
 LAZY = ("calls", "activity")
@@ -30,6 +31,7 @@ _SELECT_SMALL = "SELECT name, data FROM blobs WHERE name NOT IN ('calls', 'activ
 _SELECT_LAZY = "SELECT name FROM blobs WHERE name IN ('calls', 'activity')"
 _ENC = msgspec.msgpack.Encoder()
 _DEC = msgspec.msgpack.Decoder()
+_PIECES = msgspec.msgpack.Decoder(list[bytes])
 
 
 class IndexUnusableError(Exception):
@@ -58,6 +60,9 @@ class Index:
         self.path = folder / f"index-{digest(ident.encode())}.sqlite"
         self.signals_raw: bytes | None = None
         """The cached signals blob found by `load`."""
+        self.generation: str | None = None
+        """A token new with every saved state: cached signals name the state they were
+        computed from, so a report that raced another process's save never reuses them."""
         self._reader: sqlite3.Connection | None = None
         self._lazy: set[str] = set()
 
@@ -106,6 +111,8 @@ class Index:
             stats = ScanStats.load(_DEC.decode(rows["stats"]))
             stats.activity_raw = lambda: self._fetch("activity")
             self.signals_raw = rows.get("signals")
+            gen = rows.get("gen")
+            self.generation = _DEC.decode(gen) if gen is not None else None
             stats.skipped_files.clear()  # unreadable files are tried again on every start
             return Loaded(tally, files, stats, _DEC.decode(rows["rates"]))
         except sqlite3.OperationalError as exc:
@@ -134,8 +141,10 @@ class Index:
 
         Each part is encoded just before it is written, so only one is in memory at a time.
         """
+        generation = os.urandom(8).hex()
         parts: list[tuple[str, Callable[[], bytes]]] = [
             ("meta", lambda: _ENC.encode(fingerprint)),
+            ("gen", lambda: _ENC.encode(generation)),
             ("sessions", lambda: _ENC.encode(tally_state.dump_sessions(tally))),
             ("total", lambda: _ENC.encode(tally_state.dump_total(tally))),
             ("calls", lambda: _ENC.encode(list(_call_chunks(tally)))),
@@ -153,6 +162,7 @@ class Index:
                 # The cached loop signals belong to the state just replaced.
                 db.execute("DELETE FROM blobs WHERE name = 'signals'")
                 db.execute("COMMIT")
+                self.generation = generation
             except BaseException:
                 if db.in_transaction:
                     with contextlib.suppress(sqlite3.Error):
@@ -179,14 +189,21 @@ class Index:
             raise IndexUnusableError(f"{self.path}: {exc}") from exc
 
     def _load_calls(self) -> dict[tuple[str, ...], Any]:
-        pieces: list[bytes] = _DEC.decode(self._fetch("calls"))
+        """The calls, read when first needed. A damaged part removes the index (the next start
+        rebuilds it) and raises IndexUnusableError."""
+        try:
+            pieces: list[bytes] = _PIECES.decode(self._fetch("calls"))
 
-        def rows() -> Iterator[Any]:
-            while pieces:  # one piece decoded at a time, and let go once read
-                yield from _DEC.decode(pieces.pop(0))
+            def rows() -> Iterator[Any]:
+                while pieces:  # one piece decoded at a time, and let go once read
+                    yield from _DEC.decode(pieces.pop(0))
 
-        with gcpause.paused():  # ~80,000 calls a gigabyte: no cycle hunting meanwhile
-            return tally_state.load_calls(rows())
+            with gcpause.paused():  # ~80,000 calls a gigabyte: no cycle hunting meanwhile
+                return tally_state.load_calls(rows())
+        except (msgspec.DecodeError, TypeError, ValueError, IndexError, KeyError) as exc:
+            self.release()
+            self.remove()
+            raise IndexUnusableError(f"{self.path}: damaged calls ({exc}); removed it") from exc
 
     def _fetch(self, name: str) -> bytes:
         """A big part of the loaded state, from the same snapshot; the snapshot ends once

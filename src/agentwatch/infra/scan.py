@@ -17,6 +17,7 @@ from agentwatch.core.tally import Tally
 from agentwatch.infra import gcpause
 from agentwatch.infra.applog import LOG
 from agentwatch.infra.files import ACTIVITY, Root, ScanStats, TrackedFile, discover, predecessor
+from agentwatch.infra.index import IndexUnusableError
 from agentwatch.sources.base import FileRole
 
 __all__ = ["Progress", "Root", "ScanStats", "refresh", "scan", "scan_files"]
@@ -42,6 +43,8 @@ def _ingest(f: TrackedFile, tally: Tally, stats: ScanStats) -> bool:
     """Read what a file has new into the tally; False (recorded as a skipped file) on error."""
     try:
         tally.apply(f.read(stats))
+    except IndexUnusableError:
+        raise  # the index's calls, read on first need, were damaged: not this file's fault
     except IsADirectoryError:
         stats.skipped_files[f.path] = "is a directory"
     except OSError as exc:

@@ -126,7 +126,13 @@ class Workspace:
         else:
             tally, files, stats = loaded.tally, loaded.files, loaded.stats
             self.prices.preload(loaded.rates)
-            changed = refresh(self.roots, tally, files, stats, progress)
+            try:
+                changed = refresh(self.roots, tally, files, stats, progress)
+            except index.IndexUnusableError as exc:  # its calls, read on first need, were bad
+                self.notes.append(f"the index was unreadable ({exc}); rebuilt it")
+                tally, stats = Tally(self.prices), ScanStats()
+                files = scan_files(self.roots, tally, stats, progress, preview=preview)
+                changed = True
         if changed and not self.no_cache:
             try:
                 idx.save(fp, tally, files, stats, self.prices.export())
@@ -171,7 +177,8 @@ class Workspace:
         if idx is not None and not self._changed and not self.no_cache and idx.signals_raw:
             try:
                 cached = msgspec.msgpack.decode(idx.signals_raw)
-                if cached["quiet_until"] >= now:
+                same = idx.generation is not None and cached.get("gen") == idx.generation
+                if same and cached["quiet_until"] > now:
                     self.signals_until = cached["quiet_until"]
                     return {
                         ThreadKey(Agent(a), sid): (sig, alerts)
@@ -191,6 +198,7 @@ class Workspace:
         if idx is not None and not self.no_cache:
             blob = msgspec.msgpack.encode(
                 {
+                    "gen": idx.generation,
                     "quiet_until": quiet_until,
                     "sessions": [[str(k.agent), k.session_id, s, a] for k, (s, a) in out.items()],
                 }
