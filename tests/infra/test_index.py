@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from tests.conftest import BIN
@@ -255,6 +256,10 @@ def test_many_calls_are_stored_in_pieces_and_come_back_whole(tmp_path: Path) -> 
     )
     idx = Index(tmp_path, [])
     idx.save({"v": 1}, tally, {}, ScanStats(), {})
+    db = sqlite3.connect(idx.path)
+    (blob,) = db.execute("SELECT data FROM blobs WHERE name = 'calls'").fetchone()
+    db.close()
+    assert len(msgspec.msgpack.decode(blob, type=list[bytes])) == 3  # stored in pieces
     back = Index(tmp_path, []).load({"v": 1}, [], lambda _m, _t: None)
     assert back is not None
     got = back.tally.calls
