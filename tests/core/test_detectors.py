@@ -213,3 +213,21 @@ def test_an_open_alert_evaluated_at_its_steady_until_has_changed(
         assert evaluate(session, until + 0.5, TH) != alerts
         checked += 1
     assert checked
+
+
+def test_a_session_quiet_for_long_is_skipped_with_the_same_answer(
+    runs: dict[str, tuple[Built, Timeline]],
+) -> None:
+    """The shortcut for long-quiet sessions gives what a full evaluation filtered to the
+    recent window gives, right around the moment it starts to apply."""
+    compared = 0
+    for _, tl in runs.values():
+        (session,) = tl.activity.sessions.values()
+        last = max(t.last_ts for t in session.threads.values() if t.last_ts is not None)
+        edge = last + TH.quiet_s + TH.keep_ended_s
+        for now in (edge - 2.0, edge - 0.5, edge, edge + 0.5, edge + 60.0):
+            full = evaluate(session, now, TH, since=float("-inf"))
+            recent = [a for a in full if a.ended_at is None or a.ended_at >= now - TH.keep_ended_s]
+            assert evaluate(session, now, TH) == recent
+            compared += len(recent)
+    assert compared  # some alerts were still in the window just before the edge

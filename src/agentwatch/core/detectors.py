@@ -337,6 +337,9 @@ def evaluate(
     Pure: reads only events up to `now`, changes nothing.
     """
     since = now - th.keep_ended_s if since is None else since
+    lasts = [t.last_ts for t in activity.threads.values() if t.last_ts is not None]
+    if lasts and max(lasts) + th.quiet_s < since:
+        return []  # every run ended (by quiet time at the latest) before `since`: none is kept
     out: list[Alert] = []
     for t in activity.threads.values():
         c = _Ctx(t, now, th, t.usage[: bisect_right(t.usage, now, key=_first)])
