@@ -23,15 +23,19 @@ def history_activity(
 ) -> Activity:
     """The activity of every session, from the tool records and the deduplicated calls."""
     activity = Activity(th.window_s, retention_s=retention_s)
-    ordered: list[ActivityRecord] = sorted(records, key=_when)
-    activity.feed(ordered)
-    calls = sorted(tally.calls.values(), key=lambda c: c.ts if c.ts is not None else 0.0)
-    for c in calls:
-        activity.add_usage(c.owner, c.ts, c.tokens.total, c.key)
+    _feed(activity, records, tally.calls.values())
     return activity
 
 
-def _when(r: ActivityRecord) -> float:
+def _feed(activity: Activity, records: Iterable[ActivityRecord], calls: Iterable[Call]) -> None:
+    """Tool records, then the deduplicated calls' usage, each in time order."""
+    ordered: list[ActivityRecord] = sorted(records, key=_when)
+    activity.feed(ordered)
+    for c in sorted(calls, key=_when):
+        activity.add_usage(c.owner, c.ts, c.tokens.total, c.key)
+
+
+def _when(r: ActivityRecord | Call) -> float:
     return r.ts if r.ts is not None else 0.0
 
 
@@ -67,12 +71,6 @@ def history_signals(
     out: dict[ThreadKey, tuple[Signal, list[Alert]]] = {}
     for key in keys:
         activity = Activity(th.window_s, retention_s=math.inf)
-        mine: list[ActivityRecord] = sorted(records_of.pop(key, []), key=_when)
-        activity.feed(mine)
-        for c in sorted(calls_of.pop(key, []), key=lambda c: c.ts if c.ts is not None else 0.0):
-            activity.add_usage(c.owner, c.ts, c.tokens.total, c.key)
-        sa = activity.sessions.get(key)
-        if sa is not None:
-            alerts = evaluate(sa, now, th, since=-math.inf)
-            out[key] = (signal(sa, alerts, now), alerts)
+        _feed(activity, records_of.pop(key, []), calls_of.pop(key, []))
+        out.update(session_signals(activity, [key], now, th))
     return out

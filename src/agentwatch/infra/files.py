@@ -273,6 +273,12 @@ class TrackedFile:
         cursor = FileCursor(v[0], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12])
         return cls(source, v[0], spec, cursor, None, v[13], v[14])
 
+    def unchanged(self, st: os.stat_result) -> bool:
+        """True when a stat shows the file as it was at its last read (a sidecar: its mtime)."""
+        if self.spec.role is FileRole.META:
+            return st.st_mtime_ns == self.sidecar_mtime
+        return self.cursor.unchanged(st)
+
     def read(self, stats: ScanStats) -> list[Record]:
         """Records from the bytes appended since the last read. Raises OSError."""
         if self.spec.role is FileRole.META:

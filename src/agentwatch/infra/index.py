@@ -27,8 +27,9 @@ CALLS_CHUNK = 8192
 """Calls per separately encoded piece: loading decodes one piece at a time."""
 LAZY = ("calls", "activity")
 """The big parts of the state, read only when needed."""
-_SELECT_SMALL = "SELECT name, data FROM blobs WHERE name NOT IN ('calls', 'activity')"
-_SELECT_LAZY = "SELECT name FROM blobs WHERE name IN ('calls', 'activity')"
+_IN_LAZY = "(" + ", ".join(f"'{n}'" for n in LAZY) + ")"
+_SELECT_SMALL = f"SELECT name, data FROM blobs WHERE name NOT IN {_IN_LAZY}"  # noqa: S608
+_SELECT_LAZY = f"SELECT name FROM blobs WHERE name IN {_IN_LAZY}"  # noqa: S608
 _ENC = msgspec.msgpack.Encoder()
 _DEC = msgspec.msgpack.Decoder()
 _PIECES = msgspec.msgpack.Decoder(list[bytes])

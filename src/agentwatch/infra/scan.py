@@ -302,11 +302,7 @@ def refresh(
                 st = os.stat(path)
             except OSError:
                 st = None
-            if st is not None and (
-                st.st_mtime_ns == f.sidecar_mtime
-                if spec.role is FileRole.META
-                else f.cursor.unchanged(st)
-            ):
+            if st is not None and f.unchanged(st):
                 continue
         else:
             f = TrackedFile.new(root.source, path, spec)

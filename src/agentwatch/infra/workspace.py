@@ -31,7 +31,7 @@ from agentwatch.infra.scan import (
     scan_files,
 )
 from agentwatch.sources import claude_code, codex, gemini
-from agentwatch.sources.base import FileRole, Source
+from agentwatch.sources.base import Source
 
 
 class InvalidUsageError(Exception):
@@ -119,20 +119,18 @@ class Workspace:
             except index.IndexUnusableError as exc:
                 self.notes.append(f"the index was unreadable ({exc}); rebuilt it")
                 idx.remove()
-        if loaded is None:
-            tally, stats = Tally(self.prices), ScanStats()
-            files = scan_files(self.roots, tally, stats, progress, preview=preview)
-            changed = True
-        else:
+        if loaded is not None:
             tally, files, stats = loaded.tally, loaded.files, loaded.stats
             self.prices.preload(loaded.rates)
             try:
                 changed = refresh(self.roots, tally, files, stats, progress)
             except index.IndexUnusableError as exc:  # its calls, read on first need, were bad
                 self.notes.append(f"the index was unreadable ({exc}); rebuilt it")
-                tally, stats = Tally(self.prices), ScanStats()
-                files = scan_files(self.roots, tally, stats, progress, preview=preview)
-                changed = True
+                loaded = None
+        if loaded is None:
+            tally, stats = Tally(self.prices), ScanStats()
+            files = scan_files(self.roots, tally, stats, progress, preview=preview)
+            changed = True
         if changed and not self.no_cache:
             try:
                 idx.save(fp, tally, files, stats, self.prices.export())
@@ -154,12 +152,7 @@ class Workspace:
                 st = os.stat(f.path)
             except OSError:
                 return None
-            if f.spec.role is FileRole.META:
-                same = st.st_mtime_ns == f.sidecar_mtime
-            else:
-                c = f.cursor
-                same = (st.st_ino, st.st_size, st.st_mtime_ns) == (c.ino, c.size, c.mtime_ns)
-            if not same:
+            if not f.unchanged(st):
                 return None
             out.append(memo.of_stat(f.path, st))
         return out + memo.probes([str(idx.path), str(self.dirs.config_file), "/etc/localtime"])
