@@ -254,6 +254,8 @@ def test_many_calls_are_stored_in_pieces_and_come_back_whole(tmp_path: Path) -> 
         UsageRecord(threads[i % 5], ("cc", f"m{i}", "r"), "m", 1e9 + i, Tokens(i, 1), f"m{i}", "r")
         for i in range(n)
     )
+    # A call copied into another session (C4): its row lists both threads.
+    tally.apply([UsageRecord(threads[2], ("cc", "m1", "r"), "m", 1e9, Tokens(1, 1), "m1", "r")])
     idx = Index(tmp_path, [])
     idx.save({"v": 1}, tally, {}, ScanStats(), {})
     db = sqlite3.connect(idx.path)
@@ -265,6 +267,12 @@ def test_many_calls_are_stored_in_pieces_and_come_back_whole(tmp_path: Path) -> 
     got = back.tally.calls
     assert len(got) == n
     assert got == tally.calls
+    assert got[("cc", "m1", "r")].threads == (threads[1], threads[2])
+    # One copy of each id string per call, and one key object per thread.
+    call = got[("cc", "m7", "r")]
+    assert call.message_id is call.key[1]
+    assert call.request_id is call.key[2]
+    assert call.owner is got[("cc", "m2", "r")].owner
 
 
 def test_signals_cached_by_a_report_that_raced_another_save_are_not_reused(

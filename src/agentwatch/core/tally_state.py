@@ -6,6 +6,8 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+import msgspec
+
 from agentwatch.core.accounts import Account, Call
 from agentwatch.core.records import Agent, ThreadKey
 from agentwatch.core.tally import SessionInfo, SubagentInfo, Tally, ThreadInfo
@@ -143,64 +145,92 @@ def load_total(tally: Tally, data: Plain) -> None:
     tally.total = _unaccount(data)
 
 
-def dump_calls(tally: Tally) -> Plain:
+class CallRow(msgspec.Struct, array_like=True, gc=False):
+    """One call of a `CallPiece`; threads are indices into the piece's thread table."""
+
+    key: tuple[str, ...]
+    tokens: Tokens
+    model: str
+    ts: float | None
+    owner: int
+    cost: float | None
+    estimate: bool
+    threads: list[int] | None
+    """Every thread holding a copy; None when that is the owner alone (the common case)."""
+    message_id: str | None
+    request_id: str | None
+
+
+class CallPiece(msgspec.Struct, array_like=True, gc=False):
+    """Some calls in compact form: each thread is written once, in a table, so decoding a
+    piece (a typed decode, no intermediate lists) builds one key object per thread."""
+
+    threads: list[tuple[str, str, str | None]]
+    rows: list[CallRow]
+
+
+def dump_calls(tally: Tally) -> CallPiece:
     """Every deduplicated call."""
     return dump_call_rows(tally.calls.values())
 
 
-def dump_call_rows(calls: Iterable[Call]) -> Plain:
+def dump_call_rows(calls: Iterable[Call]) -> CallPiece:
     """These calls, as `dump_calls` writes them."""
-    keys: dict[ThreadKey, list[Any]] = {}
+    table: dict[ThreadKey, int] = {}
 
-    def key(k: ThreadKey) -> list[Any]:
-        v = keys.get(k)
-        if v is None:
-            v = keys[k] = _key(k)
-        return v
+    def index(k: ThreadKey) -> int:
+        i = table.get(k)
+        if i is None:
+            i = table[k] = len(table)
+        return i
 
-    return [
-        [
+    rows = [
+        CallRow(
             c.key,
-            _tok(c.tokens),
+            c.tokens,
             c.model,
             c.ts,
-            key(c.owner),
+            index(c.owner),
             c.cost,
             c.estimate,
-            [key(t) for t in c.threads],
+            None if c.threads == (c.owner,) else [index(t) for t in c.threads],
             c.message_id,
             c.request_id,
-        ]
+        )
         for c in calls
     ]
+    return CallPiece([(str(k.agent), k.session_id, k.agent_id) for k in table], rows)
 
 
-def load_calls(data: Iterable[Any]) -> dict[tuple[str, ...], Call]:
-    """The calls `dump_calls` wrote, by key (`data` may be a stream of rows)."""
+def load_calls(pieces: Iterable[CallPiece]) -> dict[tuple[str, ...], Call]:
+    """The calls `dump_calls` wrote, by key (`pieces` may be a stream)."""
     out: dict[tuple[str, ...], Call] = {}
-    keys: dict[tuple[Any, ...], ThreadKey] = {}  # a thread owns many calls: build its key once
-
-    def thread(v: list[Any]) -> ThreadKey:
-        t = (v[0], v[1], v[2])
-        k = keys.get(t)
-        if k is None:
-            k = keys[t] = ThreadKey(Agent(v[0]), v[1], v[2])
-        return k
-
-    for v in data:
-        key = tuple(v[0])
-        threads = v[7]
-        owner = thread(v[4])
-        out[key] = Call(
-            key,
-            Tokens(*v[1]),
-            v[2],
-            v[3],
-            owner,
-            v[5],
-            v[6],
-            (owner,) if len(threads) == 1 and threads[0] == v[4] else tuple(map(thread, threads)),
-            v[8],
-            v[9],
-        )
+    keys: dict[tuple[str, str, str | None], ThreadKey] = {}  # shared by every piece
+    models: dict[str, str] = {}  # one string per model name, not one per call
+    for piece in pieces:
+        table = [
+            keys.get(t) or keys.setdefault(t, ThreadKey(Agent(t[0]), t[1], t[2]))
+            for t in piece.threads
+        ]
+        for r in piece.rows:
+            key = r.key
+            owner = table[r.owner]
+            mid, rid = r.message_id, r.request_id
+            # The ids usually repeat the key's own strings: keep one copy of each.
+            if mid is not None and len(key) > 1 and mid == key[1]:
+                mid = key[1]
+            if rid is not None and len(key) > 2 and rid == key[2]:
+                rid = key[2]
+            out[key] = Call(
+                key,
+                r.tokens,
+                models.setdefault(r.model, r.model),
+                r.ts,
+                owner,
+                r.cost,
+                r.estimate,
+                (owner,) if r.threads is None else tuple(table[i] for i in r.threads),
+                mid,
+                rid,
+            )
     return out

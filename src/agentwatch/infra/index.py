@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,13 +16,14 @@ from typing import Any
 import msgspec
 
 from agentwatch.core import tally_state
+from agentwatch.core.accounts import Call
 from agentwatch.core.pricing import PriceLookup
 from agentwatch.core.tally import Tally
 from agentwatch.infra import gcpause
 from agentwatch.infra.files import Root, ScanStats, TrackedFile
 from agentwatch.sources.base import digest
 
-SCHEMA = 8
+SCHEMA = 9
 CALLS_CHUNK = 8192
 """Calls per separately encoded piece: loading decodes one piece at a time."""
 LAZY = ("calls", "activity")
@@ -33,6 +34,7 @@ _SELECT_LAZY = f"SELECT name FROM blobs WHERE name IN {_IN_LAZY}"  # noqa: S608
 _ENC = msgspec.msgpack.Encoder()
 _DEC = msgspec.msgpack.Decoder()
 _PIECES = msgspec.msgpack.Decoder(list[bytes])
+_PIECE = msgspec.msgpack.Decoder(tally_state.CallPiece)
 
 
 class IndexUnusableError(Exception):
@@ -148,7 +150,7 @@ class Index:
             ("gen", lambda: _ENC.encode(generation)),
             ("sessions", lambda: _ENC.encode(tally_state.dump_sessions(tally))),
             ("total", lambda: _ENC.encode(tally_state.dump_total(tally))),
-            ("calls", lambda: _ENC.encode(list(_call_chunks(tally)))),
+            ("calls", lambda: _ENC.encode(call_pieces(tally.calls.values()))),
             ("files", lambda: _ENC.encode([f.dump() for f in files.values()])),
             ("stats", lambda: _ENC.encode(stats.dump())),
             ("activity", stats.activity_blob),
@@ -194,13 +196,8 @@ class Index:
         rebuilds it) and raises IndexUnusableError."""
         try:
             pieces: list[bytes] = _PIECES.decode(self._fetch("calls"))
-
-            def rows() -> Iterator[Any]:
-                while pieces:  # one piece decoded at a time, and let go once read
-                    yield from _DEC.decode(pieces.pop(0))
-
             with gcpause.paused():  # ~80,000 calls a gigabyte: no cycle hunting meanwhile
-                return tally_state.load_calls(rows())
+                return load_call_pieces(pieces)
         except (msgspec.DecodeError, TypeError, ValueError, IndexError, KeyError) as exc:
             self.release()
             self.remove()
@@ -238,8 +235,22 @@ class Index:
                 Path(str(self.path) + suffix).unlink()
 
 
-def _call_chunks(tally: Tally) -> Iterator[bytes]:
-    """The calls, encoded `CALLS_CHUNK` at a time."""
-    calls = list(tally.calls.values())
-    for i in range(0, len(calls), CALLS_CHUNK):
-        yield _ENC.encode(tally_state.dump_call_rows(calls[i : i + CALLS_CHUNK]))
+def call_pieces(calls: Iterable[Call]) -> list[bytes]:
+    """Calls encoded `CALLS_CHUNK` at a time (see `load_call_pieces`)."""
+    rows = list(calls)
+    return [
+        _ENC.encode(tally_state.dump_call_rows(rows[i : i + CALLS_CHUNK]))
+        for i in range(0, len(rows), CALLS_CHUNK)
+    ]
+
+
+def load_call_pieces(pieces: list[bytes]) -> dict[tuple[str, ...], Call]:
+    """The calls of `call_pieces`. Each piece is decoded only when the one before it was
+    loaded, and `pieces` is emptied as it goes, so the encoded and the decoded form of all
+    the calls are never in memory together. Raises msgspec.DecodeError for damage."""
+
+    def decoded() -> Iterator[tally_state.CallPiece]:
+        while pieces:
+            yield _PIECE.decode(pieces.pop(0))
+
+    return tally_state.load_calls(decoded())

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import resource_tracker
+from typing import Any
 
 import msgspec
 
@@ -17,7 +18,7 @@ from agentwatch.core.tally import Tally
 from agentwatch.infra import gcpause
 from agentwatch.infra.applog import LOG
 from agentwatch.infra.files import ACTIVITY, Root, ScanStats, TrackedFile, discover, predecessor
-from agentwatch.infra.index import IndexUnusableError
+from agentwatch.infra.index import IndexUnusableError, call_pieces, load_call_pieces
 from agentwatch.sources.base import FileRole
 
 __all__ = ["Progress", "Root", "ScanStats", "refresh", "scan", "scan_files"]
@@ -91,7 +92,7 @@ def _read_part(job: bytes) -> bytes:
     return msgspec.msgpack.encode(
         [
             tally_state.dump_sessions(tally),
-            tally_state.dump_calls(tally),
+            call_pieces(tally.calls.values()),
             [f.dump() for f in tracked.values()],
             stats.dump(),
             stats.activity_blob(),
@@ -262,15 +263,19 @@ def _scan_files(
     return tracked
 
 
+_PART = msgspec.msgpack.Decoder(tuple[Any, list[bytes], Any, Any, bytes])
+"""A worker's result; its calls stay encoded, in pieces, until the merge needs them."""
+
+
 def _absorb_part(
     blob: bytes, tally: Tally, tracked: dict[str, TrackedFile], stats: ScanStats
 ) -> None:
     """Merge one worker's result into this process's tally, files and stats."""
-    sessions, calls, dumped, part_stats, activity = msgspec.msgpack.decode(blob)
+    sessions, calls, dumped, part_stats, activity = _PART.decode(blob)
     del blob
     partial = Tally()
     tally_state.load_sessions(partial, sessions)
-    partial.defer_calls(functools.partial(tally_state.load_calls, calls))
+    partial.defer_calls(functools.partial(load_call_pieces, calls))
     del calls
     tally.absorb(partial)
     for v in dumped:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections import deque
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -195,6 +196,7 @@ class ClaudeParser:
         self._task_by_prompt: dict[str, deque[str]] = {}
         self._compact = spec.agent_id is not None and spec.agent_id.startswith("acompact-")
         self._announced = False
+        self._keys: dict[str | None, ThreadKey] = {}  # one key object per thread, not per line
 
     def state(self) -> dict[str, Any]:
         """What must survive a restart to continue parsing this file where it stopped."""
@@ -259,15 +261,22 @@ class ClaudeParser:
                 self._session = line.sessionId
             if self._session is None:
                 return None
-            return ThreadKey(AGENT, self._session, spec.agent_id)
-        assert self._session is not None
+            return self._key(spec.agent_id)
         if spec.role is FileRole.SUBAGENT:
-            return ThreadKey(AGENT, self._session, spec.agent_id)
+            return self._key(spec.agent_id)
         if line.isSidechain is True:
             if isinstance(line.agentId, str) and line.agentId:
-                return ThreadKey(AGENT, self._session, line.agentId)
-            return ThreadKey(AGENT, self._session, self._inline_agent(line))
-        return ThreadKey(AGENT, self._session)
+                return self._key(line.agentId)
+            return self._key(self._inline_agent(line))
+        return self._key(None)
+
+    def _key(self, agent_id: str | None) -> ThreadKey:
+        session = self._session
+        assert session is not None
+        key = self._keys.get(agent_id)
+        if key is None or key.session_id != session:
+            key = self._keys[agent_id] = ThreadKey(AGENT, session, agent_id)
+        return key
 
     def _inline_agent(self, line: schema.Line) -> str:
         """1.0.x inline sidechain: follow parentUuid to the root, whose prompt names the Task."""
@@ -352,13 +361,13 @@ class ClaudeParser:
         mid = msg.id if isinstance(msg.id, str) and msg.id else None
         rid = line.requestId if isinstance(line.requestId, str) and line.requestId else None
         key = ("cc", mid, rid or "") if mid else ("cc-line", self.path, str(self.stats.lines))
-        model = msg.model if isinstance(msg.model, str) and msg.model else "unknown"
+        model = sys.intern(msg.model) if isinstance(msg.model, str) and msg.model else "unknown"
         out.append(UsageRecord(thread, key, model, ts, tokens, mid, rid, coerced))
 
     def _tool_use(
         self, thread: ThreadKey, ts: float | None, block: schema.Block, out: list[Record]
     ) -> None:
-        name = block.name if isinstance(block.name, str) else "?"
+        name = sys.intern(block.name) if isinstance(block.name, str) else "?"
         target, ti = _target(name, block.input)
         out.append(ToolCall(thread, ts, block.id, name, target))
         if name in SPAWN_TOOLS and ti is not None:
