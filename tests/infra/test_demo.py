@@ -51,7 +51,9 @@ def alerts_at(sim: Simulator, now: float) -> dict[str, list[tuple[AlertKind, boo
     stats = scan(roots(sim), tally)
     th = Thresholds()
     names = {sid: name for name, sid in sim.sessions.items()}
-    signals = session_signals(history_activity(tally, stats.activity, th), tally.sessions, now, th)
+    signals = session_signals(
+        history_activity(tally, stats.activity_by_session(), th), tally.sessions, now, th
+    )
     return {
         names[k.session_id]: [(a.kind, a.active) for a in alerts]
         for k, (_, alerts) in signals.items()

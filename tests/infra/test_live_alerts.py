@@ -132,3 +132,13 @@ def test_calls_copied_across_sessions_count_for_the_credited_session_only(
         assert now.tokens == s.credited(LOOPER, now.started_at)
     finally:
         s.engine.stop()
+
+
+def test_records_read_live_go_to_the_activity_model_only(scene: Scene) -> None:
+    """A watch runs for hours: what it reads must not pile up a second time in the stats."""
+    scene.loop(3)
+    scene.read(scene.looper)
+    looper = ThreadKey(AgentKind.CLAUDE_CODE, LOOPER)
+    assert scene.engine.activity.sessions[looper].threads[looper].tool_calls == 3
+    assert scene.engine.stats.activity == []
+    assert scene.engine.stats.lines > 0  # (the stats do see the lines)

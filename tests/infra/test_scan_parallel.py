@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from agentwatch.core.signals import history_signals
 from agentwatch.core.summary import Filter, build
 from agentwatch.core.tally import Tally
+from agentwatch.core.thresholds import Thresholds
 from agentwatch.infra.export.json_report import report
 from agentwatch.infra.files import ScanStats, discover
 from agentwatch.infra.prices import Override, PriceBook
 from agentwatch.infra.scan import Root, scan_files
 from agentwatch.sources.claude_code import SOURCE
 from agentwatch.sources.codex import SOURCE as CODEX_SOURCE
+from tests.core.scenarios.catalog import SCRIPTS
+from tests.core.scenarios.catalog import build as build_scenario
 from tests.fixtures.claude import ClaudeTree, ts, usage
 
 PRICES = PriceBook({"m": Override(input=1.0, output=2.0)})  # no price package in workers
@@ -108,3 +114,53 @@ def test_a_cold_scan_previews_the_recent_sessions_then_gives_the_same_result(cla
         full = {s["session_id"]: s for s in plain["sessions"]}
         for s in early["sessions"]:  # their own calls are already exact
             assert s["total_tokens"] == full[s["session_id"]]["total_tokens"]
+
+
+def _scan_tree(root: Path, workers: int) -> tuple[Tally, ScanStats, list[str]]:
+    tally, stats = Tally(), ScanStats()
+    files = scan_files([Root(SOURCE, root)], tally, stats, workers=workers)
+    return tally, stats, sorted(files)
+
+
+def _calls(tally: Tally) -> dict[tuple[str, ...], tuple[object, ...]]:
+    return {
+        k: (c.tokens, c.model, c.ts, c.owner, frozenset(c.threads), c.message_id, c.request_id)
+        for k, c in tally.calls.items()
+    }
+
+
+def test_two_processes_read_the_same_tally_activity_and_signals(tmp_path: Path) -> None:
+    for name in SCRIPTS:  # every labelled scenario, each its own session
+        build_scenario(name, tmp_path / "claude")
+    one, one_stats, one_files = _scan_tree(tmp_path / "claude", 1)
+    two, two_stats, two_files = _scan_tree(tmp_path / "claude", 2)
+
+    assert two_files == one_files
+    assert (two_stats.files, two_stats.lines, two_stats.bytes) == (
+        one_stats.files,
+        one_stats.lines,
+        one_stats.bytes,
+    )
+    # The scenarios reuse message ids, so calls are copied across sessions (C4): credit
+    # must come out the same wherever each copy was read (only the copies' order differs).
+    assert _calls(two) == _calls(one)
+    assert any(len(c.threads) > 1 for c in one.calls.values())
+    assert two.total.tokens == one.total.tokens
+    assert two.total.tokens.total > 0
+    for key, s in one.sessions.items():
+        assert two.sessions[key].main.account.tokens == s.main.account.tokens
+    # The worker's records arrive encoded, by session; each session holds the same records.
+    mine = dict(one_stats.activity_by_session())
+    theirs = dict(two_stats.activity_by_session())
+    assert len(mine) == len(SCRIPTS)
+    assert {k: sorted(v, key=repr) for k, v in theirs.items()} == {
+        k: sorted(v, key=repr) for k, v in mine.items()
+    }
+    th, keys = Thresholds(), list(one.sessions)
+    now = max(r.ts or 0.0 for r in one_stats.activity) + 3600
+    got = history_signals(two, two_stats.activity_by_session(), keys, now, th)
+    want = history_signals(one, one_stats.activity_by_session(), keys, now, th)
+    assert {k: [a.to_contract(str) for a in al] for k, (_, al) in got.items()} == {
+        k: [a.to_contract(str) for a in al] for k, (_, al) in want.items()
+    }
+    assert sum(len(al) for _, al in want.values()) >= 5  # loops were found: a real comparison

@@ -4,7 +4,7 @@ alerts and the honest signal (what the tokens produced)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from agentwatch.core.accounts import Call
 from agentwatch.core.activity import Activity
@@ -14,17 +14,40 @@ from agentwatch.core.records import ActivityRecord, ThreadKey
 from agentwatch.core.tally import Tally
 from agentwatch.core.thresholds import Thresholds
 
+SessionRecords = Iterable[tuple[ThreadKey, Sequence[ActivityRecord]]]
+"""Activity records grouped by session (main thread): each session once, its records in
+reading order. Sessions never share activity, so a history can be modelled one at a time."""
+
+
+def by_session(records: Iterable[ActivityRecord]) -> dict[ThreadKey, list[ActivityRecord]]:
+    """Group records by session, keeping their order."""
+    out: dict[ThreadKey, list[ActivityRecord]] = {}
+    for r in records:
+        out.setdefault(r.thread.main, []).append(r)
+    return out
+
 
 def history_activity(
     tally: Tally,
-    records: Iterable[ActivityRecord],
+    sessions: SessionRecords,
     th: Thresholds,
     retention_s: float = math.inf,
 ) -> Activity:
     """The activity of every session, from the tool records and the deduplicated calls."""
     activity = Activity(th.window_s, retention_s=retention_s)
-    _feed(activity, records, tally.calls.values())
+    calls_of = _calls_by_session(tally)
+    for key, records in sessions:
+        _feed(activity, records, calls_of.pop(key, []))
+    for calls in calls_of.values():
+        _feed(activity, [], calls)
     return activity
+
+
+def _calls_by_session(tally: Tally) -> dict[ThreadKey, list[Call]]:
+    out: dict[ThreadKey, list[Call]] = {}
+    for c in tally.calls.values():
+        out.setdefault(c.owner.main, []).append(c)
+    return out
 
 
 def _feed(activity: Activity, records: Iterable[ActivityRecord], calls: Iterable[Call]) -> None:
@@ -55,22 +78,27 @@ def session_signals(
 
 def history_signals(
     tally: Tally,
-    records: Iterable[ActivityRecord],
+    sessions: SessionRecords,
     keys: Iterable[ThreadKey],
     now: float,
     th: Thresholds,
 ) -> dict[ThreadKey, tuple[Signal, list[Alert]]]:
-    """`session_signals` over `history_activity`, one session at a time: the same answer
-    (sessions never share activity), with one session's model in memory instead of all."""
-    records_of: dict[ThreadKey, list[ActivityRecord]] = {}
-    for r in records:
-        records_of.setdefault(r.thread.main, []).append(r)
-    calls_of: dict[ThreadKey, list[Call]] = {}
-    for c in tally.calls.values():
-        calls_of.setdefault(c.owner.main, []).append(c)
-    out: dict[ThreadKey, tuple[Signal, list[Alert]]] = {}
-    for key in keys:
+    """`session_signals` over `history_activity`, one session at a time: the same answer,
+    with one session's model (and records) in memory instead of all."""
+    wanted = list(keys)
+    left = set(wanted)
+    calls_of = _calls_by_session(tally)
+    found: dict[ThreadKey, tuple[Signal, list[Alert]]] = {}
+
+    def one(key: ThreadKey, records: Sequence[ActivityRecord]) -> None:
         activity = Activity(th.window_s, retention_s=math.inf)
-        _feed(activity, records_of.pop(key, []), calls_of.pop(key, []))
-        out.update(session_signals(activity, [key], now, th))
-    return out
+        _feed(activity, records, calls_of.pop(key, []))
+        found.update(session_signals(activity, [key], now, th))
+
+    for key, records in sessions:
+        if key in left:
+            left.discard(key)
+            one(key, records)
+    for key in [k for k in wanted if k in left]:
+        one(key, ())
+    return {k: found[k] for k in wanted if k in found}

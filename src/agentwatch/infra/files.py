@@ -6,14 +6,22 @@ import builtins
 import dataclasses
 import os
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from agentwatch.core.records import ActivityRecord, HumanTurn, Record, ToolCall, ToolResult
+from agentwatch.core.records import (
+    ActivityRecord,
+    Agent,
+    HumanTurn,
+    Record,
+    ThreadKey,
+    ToolCall,
+    ToolResult,
+)
 from agentwatch.infra.applog import LOG
 from agentwatch.infra.reader import FileCursor
 from agentwatch.sources.base import FileRole, FileSpec, LineParser, Source
@@ -25,6 +33,9 @@ MAX_DOCUMENT = 512 * 1024 * 1024
 MAX_CONTEXT = 64 * 1024
 ACTIVITY = msgspec.msgpack.Decoder(list[ActivityRecord])
 """Decodes a persisted list of activity records (they are tagged structs)."""
+ActivityEntry = tuple[str, str, builtins.bytes]
+"""One session's activity records, encoded: (agent, session id, msgpack of the records)."""
+_Chunk = builtins.bytes | list[ActivityRecord]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,30 +92,75 @@ class ScanStats:
     """Files that could not be read, with the reason."""
     coerced_fields: int = 0
     """Usage fields read as 0 because they were missing, null or mistyped."""
-    activity_raw: builtins.bytes | Callable[[], builtins.bytes] | None = None
-    """The persisted activity records (or how to fetch them), not decoded until needed."""
+    activity_raw: list[ActivityEntry] | Callable[[], list[ActivityEntry]] | None = None
+    """Activity persisted in the index (or how to fetch it), decoded only when needed."""
+    keep_activity: bool = True
+    """False once the records live elsewhere (the live engine's model): reads stop keeping
+    them here."""
     _activity: list[ActivityRecord] = field(default_factory=list)
+    _entries: list[ActivityEntry] = field(default_factory=list)
+
+    # Activity records come from three places, in reading order: the index (`activity_raw`),
+    # this process (`_activity`) and scan workers (`_entries`). Encoded ones stay encoded, by
+    # session, until a session is wanted: the detectors take one session at a time.
+
+    def add_activity(self, records: Iterable[Record]) -> None:
+        """Keep the activity records among `records`."""
+        if self.keep_activity:
+            self._activity.extend(r for r in records if isinstance(r, _ACTIVITY_TYPES))
+
+    def add_entries(self, entries: list[ActivityEntry]) -> None:
+        """Keep another process's records (its `encode_activity`), still encoded."""
+        self._entries.extend(entries)
 
     @property
     def activity(self) -> list[ActivityRecord]:
-        """Tool calls, results and human turns read (for the loop detectors)."""
-        if self.activity_raw is not None:
-            raw = self.activity_raw() if callable(self.activity_raw) else self.activity_raw
-            self._activity = ACTIVITY.decode(raw) + self._activity
-            self.activity_raw = None
-        return self._activity
+        """Every tool call, result and human turn read (each session's in reading order)."""
+        return [r for _, records in self.activity_by_session() for r in records]
 
     @activity.setter
     def activity(self, value: list[ActivityRecord]) -> None:
-        self._activity, self.activity_raw = value, None
+        self._activity, self._entries, self.activity_raw = value, [], None
 
-    def activity_blob(self) -> builtins.bytes:
-        """The activity records encoded (without decoding what was never touched)."""
-        if self.activity_raw is not None and not self._activity:
-            raw = self.activity_raw() if callable(self.activity_raw) else self.activity_raw
-            self.activity_raw = raw
-            return raw
-        return msgspec.msgpack.encode(self.activity)
+    def activity_by_session(self) -> Iterator[tuple[ThreadKey, list[ActivityRecord]]]:
+        """Each session (main thread) once, with its records in reading order; encoded
+        records are decoded one session at a time."""
+        for key, chunks in self._chunks().items():
+            yield key, _join(chunks)
+
+    def encode_activity(self) -> list[ActivityEntry]:
+        """Every record, encoded by session (for the index, and from scan workers); the
+        records are kept in that form from then on. A session already held in one encoded
+        piece is passed on as it is."""
+        out: list[ActivityEntry] = []
+        for key, chunks in self._chunks().items():
+            only = chunks[0] if len(chunks) == 1 else None
+            blob = only if isinstance(only, builtins.bytes) else _ENCODE(_join(chunks))
+            out.append((str(key.agent), key.session_id, blob))
+        self._activity, self._entries, self.activity_raw = [], [], out
+        return out
+
+    def _chunks(self) -> dict[ThreadKey, list[_Chunk]]:
+        if callable(self.activity_raw):
+            self.activity_raw = self.activity_raw()  # fetched once
+        out: dict[ThreadKey, list[_Chunk]] = {}
+        keys: dict[tuple[str, str], ThreadKey] = {}
+
+        def add(entries: list[ActivityEntry]) -> None:
+            for agent, session, blob in entries:
+                key = keys.get((agent, session))
+                if key is None:
+                    key = keys[agent, session] = ThreadKey(Agent(agent), session)
+                out.setdefault(key, []).append(blob)
+
+        add(self.activity_raw or [])
+        own: dict[ThreadKey, list[ActivityRecord]] = {}
+        for r in self._activity:
+            own.setdefault(r.thread.main, []).append(r)
+        for key, records in own.items():
+            out.setdefault(key, []).append(records)
+        add(self._entries)
+        return out
 
     @property
     def lines_skipped(self) -> int:
@@ -135,7 +191,21 @@ class ScanStats:
         self.skipped_lines.update(other.skipped_lines)
         self.skipped_files.update(other.skipped_files)
         self.coerced_fields += other.coerced_fields
-        self.activity.extend(other.activity)
+        if other._activity or other._entries or other.activity_raw is not None:
+            self.add_entries(other.encode_activity())
+
+
+_ACTIVITY_TYPES = (ToolCall, ToolResult, HumanTurn)
+_ENCODE = msgspec.msgpack.Encoder().encode
+
+
+def _join(chunks: list[_Chunk]) -> list[ActivityRecord]:
+    if len(chunks) == 1 and isinstance(chunks[0], list):
+        return chunks[0]
+    out: list[ActivityRecord] = []
+    for c in chunks:
+        out.extend(ACTIVITY.decode(c) if isinstance(c, builtins.bytes) else c)
+    return out
 
 
 def discover(root: Root, start: Path | None = None) -> Iterator[tuple[str, FileSpec]]:
@@ -316,7 +386,7 @@ class TrackedFile:
             for batch in self.cursor.read_lines(on_reset=self._reset):
                 stats.bytes += sum(map(len, batch)) + len(batch)
                 out.extend(self.parser.feed(batch))
-        stats.activity.extend(r for r in out if isinstance(r, ToolCall | ToolResult | HumanTurn))
+        stats.add_activity(out)
         ps = self.parser.stats  # a reset replaced the parser
         stats.lines += max(0, ps.lines - lines)
         stats.coerced_fields += max(0, ps.coerced - coerced)

@@ -20,21 +20,20 @@ from agentwatch.core.accounts import Call
 from agentwatch.core.pricing import PriceLookup
 from agentwatch.core.tally import Tally
 from agentwatch.infra import gcpause
-from agentwatch.infra.files import Root, ScanStats, TrackedFile
+from agentwatch.infra.files import ActivityEntry, Root, ScanStats, TrackedFile
 from agentwatch.sources.base import digest
 
 SCHEMA = 9
 CALLS_CHUNK = 8192
 """Calls per separately encoded piece: loading decodes one piece at a time."""
 LAZY = ("calls", "activity")
-"""The big parts of the state, read only when needed."""
-_IN_LAZY = "(" + ", ".join(f"'{n}'" for n in LAZY) + ")"
-_SELECT_SMALL = f"SELECT name, data FROM blobs WHERE name NOT IN {_IN_LAZY}"  # noqa: S608
-_SELECT_LAZY = f"SELECT name FROM blobs WHERE name IN {_IN_LAZY}"  # noqa: S608
+"""The big parts of the state, in tables of their own (calls by piece, activity by session),
+read only when needed."""
 _ENC = msgspec.msgpack.Encoder()
 _DEC = msgspec.msgpack.Decoder()
-_PIECES = msgspec.msgpack.Decoder(list[bytes])
 _PIECE = msgspec.msgpack.Decoder(tally_state.CallPiece)
+_SELECT_CALLS = "SELECT data FROM calls ORDER BY piece"
+_SELECT_ACTIVITY = "SELECT agent, session, data FROM activity ORDER BY rowid"
 
 
 class IndexUnusableError(Exception):
@@ -56,7 +55,9 @@ class Loaded:
 
 
 class Index:
-    """One SQLite file holding msgpack blobs: meta, files, sessions, stats and calls."""
+    """One SQLite file: msgpack blobs (meta, files, sessions, stats, ...) and two tables of
+    many small rows, the calls in pieces and the activity records by session (no part is
+    ever one big blob, for the memory of whoever writes or reads it)."""
 
     def __init__(self, folder: Path, roots: list[Root]) -> None:
         ident = "\n".join(sorted(f"{r.source.agent}={r.path}" for r in roots))
@@ -75,6 +76,13 @@ class Index:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("CREATE TABLE IF NOT EXISTS blobs (name TEXT PRIMARY KEY, data BLOB NOT NULL)")
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS calls (piece INTEGER PRIMARY KEY, data BLOB NOT NULL)"
+        )
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS activity"
+            " (agent TEXT NOT NULL, session TEXT NOT NULL, data BLOB NOT NULL)"
+        )
         return db
 
     def load(self, fingerprint: Any, roots: list[Root], price: PriceLookup) -> Loaded | None:
@@ -91,13 +99,12 @@ class Index:
                 # One read snapshot: the big parts (calls, activity) are fetched from it only
                 # when needed, and a warm start with nothing new never reads them at all.
                 db.execute("BEGIN")
-                rows = dict(db.execute(_SELECT_SMALL))
-                lazy = {n for (n,) in db.execute(_SELECT_LAZY)}
+                rows = dict(db.execute("SELECT name, data FROM blobs"))
             except BaseException:
                 db.close()
                 raise
             meta = rows.get("meta")  # (absent after a save that failed: nothing to load)
-            if meta is None or _DEC.decode(meta) != fingerprint or lazy != set(LAZY):
+            if meta is None or _DEC.decode(meta) != fingerprint:
                 db.close()
                 return None
             self.release()
@@ -112,7 +119,7 @@ class Index:
                 if f is not None and str(f.source.agent) in sources:
                     files[f.path] = f
             stats = ScanStats.load(_DEC.decode(rows["stats"]))
-            stats.activity_raw = lambda: self._fetch("activity")
+            stats.activity_raw = self._load_activity
             self.signals_raw = rows.get("signals")
             gen = rows.get("gen")
             self.generation = _DEC.decode(gen) if gen is not None else None
@@ -150,20 +157,24 @@ class Index:
             ("gen", lambda: _ENC.encode(generation)),
             ("sessions", lambda: _ENC.encode(tally_state.dump_sessions(tally))),
             ("total", lambda: _ENC.encode(tally_state.dump_total(tally))),
-            ("calls", lambda: _ENC.encode(call_pieces(tally.calls.values()))),
             ("files", lambda: _ENC.encode([f.dump() for f in files.values()])),
             ("stats", lambda: _ENC.encode(stats.dump())),
-            ("activity", stats.activity_blob),
             ("rates", lambda: _ENC.encode(rates)),
         ]
         try:
             db = self._connect()
             try:
                 db.execute("BEGIN IMMEDIATE")
+                # Everything goes, the cached loop signals too: they belong to the old state.
+                for table in ("blobs", *LAZY):
+                    db.execute(f"DELETE FROM {table}")  # noqa: S608 (fixed names)
                 for name, encode in parts:
-                    db.execute("INSERT OR REPLACE INTO blobs VALUES (?, ?)", (name, encode()))
-                # The cached loop signals belong to the state just replaced.
-                db.execute("DELETE FROM blobs WHERE name = 'signals'")
+                    db.execute("INSERT INTO blobs VALUES (?, ?)", (name, encode()))
+                db.executemany(
+                    "INSERT INTO calls VALUES (?, ?)",
+                    enumerate(_encoded_pieces(tally.calls.values())),
+                )
+                db.executemany("INSERT INTO activity VALUES (?, ?, ?)", stats.encode_activity())
                 db.execute("COMMIT")
                 self.generation = generation
             except BaseException:
@@ -195,7 +206,7 @@ class Index:
         """The calls, read when first needed. A damaged part removes the index (the next start
         rebuilds it) and raises IndexUnusableError."""
         try:
-            pieces: list[bytes] = _PIECES.decode(self._fetch("calls"))
+            pieces: list[bytes] = [d for (d,) in self._fetch("calls", _SELECT_CALLS)]
             with gcpause.paused():  # ~80,000 calls a gigabyte: no cycle hunting meanwhile
                 return load_call_pieces(pieces)
         except (msgspec.DecodeError, TypeError, ValueError, IndexError, KeyError) as exc:
@@ -203,23 +214,28 @@ class Index:
             self.remove()
             raise IndexUnusableError(f"{self.path}: damaged calls ({exc}); removed it") from exc
 
-    def _fetch(self, name: str) -> bytes:
-        """A big part of the loaded state, from the same snapshot; the snapshot ends once
-        every part was fetched."""
+    def _load_activity(self) -> list[ActivityEntry]:
+        """The activity records by session, still encoded (see `ScanStats`)."""
+        rows = self._fetch("activity", _SELECT_ACTIVITY)
+        for agent, session, data in rows:
+            if not (isinstance(agent, str) and isinstance(session, str) and type(data) is bytes):
+                raise IndexUnusableError(f"{self.path}: damaged activity")
+        return rows
+
+    def _fetch(self, name: str, query: str) -> list[Any]:
+        """The rows of a big part of the loaded state, from the same snapshot; the snapshot
+        ends once every part was fetched."""
         db = self._reader
         if db is None or name not in self._lazy:
             raise IndexUnusableError(f"{self.path}: {name} is no longer available")
         try:
-            row = db.execute("SELECT data FROM blobs WHERE name = ?", (name,)).fetchone()
+            rows = db.execute(query).fetchall()
         except sqlite3.Error as exc:
             raise IndexUnusableError(f"{self.path}: {exc}") from exc
         self._lazy.discard(name)
         if not self._lazy:
             self.release()
-        if row is None:
-            raise IndexUnusableError(f"{self.path}: {name} is missing")
-        data: bytes = row[0]
-        return data
+        return rows
 
     def release(self) -> None:
         """End the read snapshot `load` keeps for the parts not fetched yet."""
@@ -235,13 +251,15 @@ class Index:
                 Path(str(self.path) + suffix).unlink()
 
 
+def _encoded_pieces(calls: Iterable[Call]) -> Iterator[bytes]:
+    rows = list(calls)
+    for i in range(0, len(rows), CALLS_CHUNK):
+        yield _ENC.encode(tally_state.dump_call_rows(rows[i : i + CALLS_CHUNK]))
+
+
 def call_pieces(calls: Iterable[Call]) -> list[bytes]:
     """Calls encoded `CALLS_CHUNK` at a time (see `load_call_pieces`)."""
-    rows = list(calls)
-    return [
-        _ENC.encode(tally_state.dump_call_rows(rows[i : i + CALLS_CHUNK]))
-        for i in range(0, len(rows), CALLS_CHUNK)
-    ]
+    return list(_encoded_pieces(calls))
 
 
 def load_call_pieces(pieces: list[bytes]) -> dict[tuple[str, ...], Call]:

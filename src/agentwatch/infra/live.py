@@ -125,9 +125,10 @@ class LiveEngine:
         else:
             self.files = scan_files(self.roots, self.tally, self.stats, progress)
         self.activity = history_activity(
-            self.tally, self.stats.activity, self.thresholds, DEFAULT_RETENTION_S
+            self.tally, self.stats.activity_by_session(), self.thresholds, DEFAULT_RETENTION_S
         )
         self.stats.activity = []  # kept in the activity model from here on
+        self.stats.keep_activity = False
         now = self.clock()
         for key, s in self.tally.sessions.items():
             self.alerts[key] = {a.alert_id: a for a in self._evaluate(key, now)}

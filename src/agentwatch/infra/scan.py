@@ -17,7 +17,14 @@ from agentwatch.core import tally_state
 from agentwatch.core.tally import Tally
 from agentwatch.infra import gcpause
 from agentwatch.infra.applog import LOG
-from agentwatch.infra.files import ACTIVITY, Root, ScanStats, TrackedFile, discover, predecessor
+from agentwatch.infra.files import (
+    ActivityEntry,
+    Root,
+    ScanStats,
+    TrackedFile,
+    discover,
+    predecessor,
+)
 from agentwatch.infra.index import IndexUnusableError, call_pieces, load_call_pieces
 from agentwatch.sources.base import FileRole
 
@@ -95,7 +102,7 @@ def _read_part(job: bytes) -> bytes:
             call_pieces(tally.calls.values()),
             [f.dump() for f in tracked.values()],
             stats.dump(),
-            stats.activity_blob(),
+            stats.encode_activity(),
         ]
     )
 
@@ -263,7 +270,7 @@ def _scan_files(
     return tracked
 
 
-_PART = msgspec.msgpack.Decoder(tuple[Any, list[bytes], Any, Any, bytes])
+_PART = msgspec.msgpack.Decoder(tuple[Any, list[bytes], Any, Any, list[ActivityEntry]])
 """A worker's result; its calls stay encoded, in pieces, until the merge needs them."""
 
 
@@ -283,7 +290,7 @@ def _absorb_part(
         if loaded is not None:
             tracked[loaded.path] = loaded
     stats.merge(ScanStats.load(part_stats))
-    stats.activity.extend(ACTIVITY.decode(activity))
+    stats.add_entries(activity)
 
 
 def refresh(

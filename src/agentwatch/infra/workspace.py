@@ -180,7 +180,9 @@ class Workspace:
             except (msgspec.DecodeError, KeyError, TypeError, ValueError):
                 pass  # recompute
         with gcpause.paused():
-            every = history_signals(tally, stats.activity, list(tally.sessions), now, th)
+            every = history_signals(
+                tally, stats.activity_by_session(), list(tally.sessions), now, th
+            )
         out = {
             k: (sig.to_contract(iso_required), [a.to_contract(iso_required) for a in alerts])
             for k, (sig, alerts) in every.items()
