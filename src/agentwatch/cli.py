@@ -146,10 +146,10 @@ class _ProgressLine:
             sys.stderr.flush()
 
 
-def _load(ws: Workspace) -> tuple[Tally, ScanStats]:
+def _load(ws: Workspace, signals_at: float | None = None) -> tuple[Tally, ScanStats]:
     progress = _ProgressLine()
     try:
-        return ws.load(progress)
+        return ws.load(progress, signals_at)
     finally:
         progress.clear()
         for note in ws.notes:
@@ -394,8 +394,8 @@ def report(
     # the folders are probed before reading, so a file added meanwhile voids it.
     keep = fmt == "json" and target is None and not (include_text or context or since or until)
     folders = _before_reading(ws) if keep else None
-    tally, stats = _load(ws)
-    now = time.time()
+    now = time.time()  # the report is as of its start (a full scan models signals meanwhile)
+    tally, stats = _load(ws, now)
     flt = _filter(ctx, since, until, project, session, agent, model, zone, tally, now)
     rep = build(tally, flt, now, ws.settings.idle_after)
     keys = [ThreadKey(s.agent, s.session_id) for s in rep.sessions]

@@ -11,9 +11,10 @@ from agentwatch.core.thresholds import Thresholds
 from agentwatch.infra.export.json_report import report
 from agentwatch.infra.files import ScanStats, discover
 from agentwatch.infra.prices import Override, PriceBook
-from agentwatch.infra.scan import Root, scan_files
+from agentwatch.infra.scan import EarlySignals, Root, scan_files
 from agentwatch.sources.claude_code import SOURCE
 from agentwatch.sources.codex import SOURCE as CODEX_SOURCE
+from tests.core.scenarios.agent import Agent as ScenarioAgent
 from tests.core.scenarios.catalog import SCRIPTS
 from tests.core.scenarios.catalog import build as build_scenario
 from tests.fixtures.claude import ClaudeTree, ts, usage
@@ -164,3 +165,70 @@ def test_two_processes_read_the_same_tally_activity_and_signals(tmp_path: Path) 
         k: [a.to_contract(str) for a in al] for k, (_, al) in want.items()
     }
     assert sum(len(al) for _, al in want.values()) >= 5  # loops were found: a real comparison
+
+
+def _contract(found: dict) -> dict:
+    return {
+        k: (s.to_contract(str), [a.to_contract(str) for a in al]) for k, (s, al) in found.items()
+    }
+
+
+def _modelled(root: Path) -> tuple[Tally, dict, dict]:
+    """A two-process scan asked for early signals; and the signals computed afterwards."""
+    th, now = Thresholds(), 2_000_000_000.0
+    early = EarlySignals(now, th)
+    tally, stats = Tally(), ScanStats()
+    scan_files([Root(SOURCE, root)], tally, stats, workers=2, early=early)
+    everything = history_signals(tally, stats.activity_by_session(), list(tally.sessions), now, th)
+    assert _contract(early.found) == _contract({k: everything[k] for k in early.found})
+    return tally, early.found, everything
+
+
+EIGHT = "88888888-0000-4000-8000-000000000000"
+COPY = "77777777-0000-4000-8000-000000000000"
+
+
+def test_early_signals_skip_a_session_read_by_both_processes(tmp_path: Path) -> None:
+    root = tmp_path / "claude"
+    for name in SCRIPTS:
+        build_scenario(name, root, own_ids=True)
+    tree = ClaudeTree(root)
+    # A session with a 2.0.x sibling agent file: that file's session is known from its lines
+    # only, so the other process may read it (its tokens change the session's signal). The
+    # two are the biggest files, so the greedy split parts them.
+    eight = tree.main(EIGHT)
+    worker = ScenarioAgent(tree, eight, "eight")
+    worker.prefix = "eight-"
+    SCRIPTS["normal_feature"](worker)
+    for i in range(1500):
+        eight.assistant(f"big{i}", f"rbig{i}", usage(out=70), ts(3, i % 60))
+    sibling = tree.sibling(eight, "a0sibling")
+    for i in range(700):
+        sibling.assistant(f"sib{i}", f"rsib{i}", usage(out=700), ts(2, i % 60))
+    _, found, _ = _modelled(root)
+    kept = {k.session_id for k in found}
+    assert EIGHT not in kept
+    assert len(kept) == len(SCRIPTS)  # every other session was modelled during the scan
+    assert sum(len(al) for _, al in found.values()) >= 5  # with their loops
+
+
+def test_early_signals_skip_sessions_sharing_a_call_across_processes(tmp_path: Path) -> None:
+    root = tmp_path / "claude"
+    for name in SCRIPTS:
+        built = build_scenario(name, root, own_ids=True)
+        if name == "normal_feature":
+            original = built.files[0]
+    tree = ClaudeTree(root)
+    copy = tree.main(COPY)  # resumes "normal_feature": holds a copy of one of its calls (C4)
+    copy.assistant("msg_normal_feature-0001", "req_normal_feature-0001", usage(out=5), ts(1))
+    pad = original.read_text().splitlines(keepends=True)[-1]
+    with original.open("a") as f:  # the two biggest files: the greedy split parts them
+        f.write(pad * 1500)
+    for i in range(700):
+        copy.assistant(f"cp{i}", f"rcp{i}", usage(out=9), ts(4, i % 60))
+    tally, found, _ = _modelled(root)
+    shared = {k.session_id for k in tally.sessions if tally.shares_calls(k)}
+    assert shared == {COPY, original.stem}
+    kept = {k.session_id for k in found}
+    assert not shared & kept
+    assert len(kept) == len(SCRIPTS) - 1

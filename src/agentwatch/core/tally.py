@@ -203,6 +203,11 @@ class Tally:
         if self._dirty and not self._bulk:  # bulk loads settle credit once, at the end
             self._reconcile()
 
+    def shares_calls(self, session: ThreadKey) -> bool:
+        """True when a call of the session is also held by another session (C4): which of
+        them it is credited to depends on both."""
+        return bool(self._contested.get(session))
+
     def session(self, key: ThreadKey) -> SessionInfo:
         """The session of a thread, created on first sight."""
         main = key.main
@@ -254,13 +259,20 @@ class Tally:
                 t.account = Account()
         self._contested.clear()
         self.total = Account()
+        owned: dict[ThreadKey, list[Call]] = {}
         for call in self.calls.values():
             if len(call.threads) > 1:
                 self._contest(call)
                 call.owner = min(call.threads, key=self._thread_rank)
             call.cost, call.estimate = self._cost(call.model, call.ts, call.tokens)
-            self.thread(call.owner).account.add(call)
-            self.total.add(call)
+            mine = owned.get(call.owner)
+            if mine is None:
+                mine = owned[call.owner] = []
+            mine.append(call)
+        for owner, calls in owned.items():  # each account summed in one pass
+            account = self.thread(owner).account
+            account.add_all(calls)
+            self.total.merge(account)
 
     # ---- records ----------------------------------------------------------------------------
     def _seen(self, rec: ThreadSeen) -> None:

@@ -6,7 +6,7 @@ import builtins
 import dataclasses
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,11 +122,14 @@ class ScanStats:
     def activity(self, value: list[ActivityRecord]) -> None:
         self._activity, self._entries, self.activity_raw = value, [], None
 
-    def activity_by_session(self) -> Iterator[tuple[ThreadKey, list[ActivityRecord]]]:
-        """Each session (main thread) once, with its records in reading order; encoded
-        records are decoded one session at a time."""
+    def activity_by_session(
+        self, only: Container[ThreadKey] | None = None
+    ) -> Iterator[tuple[ThreadKey, list[ActivityRecord]]]:
+        """Each session (main thread) once, or each of `only`, with its records in reading
+        order; encoded records are decoded one session at a time."""
         for key, chunks in self._chunks().items():
-            yield key, _join(chunks)
+            if only is None or key in only:
+                yield key, _join(chunks)
 
     def encode_activity(self) -> list[ActivityEntry]:
         """Every record, encoded by session (for the index, and from scan workers); the

@@ -6,15 +6,21 @@ import functools
 import multiprocessing
 import os
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from multiprocessing import resource_tracker
 from typing import Any
 
 import msgspec
 
 from agentwatch.core import tally_state
+from agentwatch.core.alerts import Alert, Signal
+from agentwatch.core.records import Agent, ThreadKey
+from agentwatch.core.signals import history_signals
 from agentwatch.core.tally import Tally
+from agentwatch.core.thresholds import Thresholds
 from agentwatch.infra import gcpause
 from agentwatch.infra.applog import LOG
 from agentwatch.infra.files import (
@@ -85,6 +91,24 @@ def _read_all(
     return tracked
 
 
+@dataclass(slots=True)
+class EarlySignals:
+    """Asks a cold scan for loop signals as of `now`. Each process models the sessions it
+    read while the other is still reading, instead of one process modelling every session
+    at the end; a result is kept only where it is final (see `_keep_final`)."""
+
+    now: float
+    thresholds: Thresholds
+    found: dict[ThreadKey, Found] = field(default_factory=dict)
+    """Final signals and alerts by session (main thread); sessions missing here are left
+    to the caller."""
+
+
+Found = tuple[Signal, list[Alert]]
+_JOB = msgspec.msgpack.Decoder(tuple[list[Any], float | None, Thresholds | None])
+_FOUND = msgspec.msgpack.Decoder(list[tuple[str, str, Signal, list[Alert]]])
+
+
 def _part(job: bytes) -> bytes:
     """Worker process: read some files into a partial tally; return it as msgpack."""
     with gcpause.paused():
@@ -92,10 +116,14 @@ def _part(job: bytes) -> bytes:
 
 
 def _read_part(job: bytes) -> bytes:
-    files = [f for f in map(TrackedFile.load, msgspec.msgpack.decode(job)) if f is not None]
+    dumped, now, th = _JOB.decode(job)
+    files = [f for f in map(TrackedFile.load, dumped) if f is not None]
     tally, stats = Tally(), ScanStats()
     tally.begin_bulk()  # the parent prices and sums everything once, in `settle`
     tracked = _read_all(files, tally, stats, None, len(files))
+    found: dict[ThreadKey, Found] = {}
+    if now is not None and th is not None:
+        found, _ = _model(tally, stats, now, th)
     return msgspec.msgpack.encode(
         [
             tally_state.dump_sessions(tally),
@@ -103,8 +131,36 @@ def _read_part(job: bytes) -> bytes:
             [f.dump() for f in tracked.values()],
             stats.dump(),
             stats.encode_activity(),
+            [(str(k.agent), k.session_id, s, a) for k, (s, a) in found.items()],
         ]
     )
+
+
+def _model(
+    tally: Tally, stats: ScanStats, now: float, th: Thresholds
+) -> tuple[dict[ThreadKey, Found], set[ThreadKey]]:
+    """Signals of the sessions this process read that share no call with another session
+    (their credit cannot move), and every session it read anything of."""
+    records = dict(stats.activity_by_session())
+    touched = set(tally.sessions) | set(records)
+    alone = [k for k in touched if not tally.shares_calls(k)]
+    return history_signals(tally, records.items(), alone, now, th), touched
+
+
+def _keep_final(
+    early: EarlySignals,
+    tally: Tally,
+    parts: list[tuple[dict[ThreadKey, Found], set[ThreadKey]]],
+) -> None:
+    """After the merge: a process's result for a session is final when no other process
+    read any of that session, and the session shares no call with another one anywhere."""
+    seen: Counter[ThreadKey] = Counter()
+    for _, touched in parts:
+        seen.update(touched)
+    for found, _ in parts:
+        for key, result in found.items():
+            if seen[key] == 1 and not tally.shares_calls(key):
+                early.found[key] = result
 
 
 HEAD_SHARE = 0.15
@@ -116,18 +172,23 @@ def _split(
     files: list[TrackedFile], sizes: list[int], parts: int, recent: int = 0
 ) -> list[list[TrackedFile]]:
     """Greedy balance by size, the parent (part 0) taking a head start's worth more; every
-    part keeps discovery order (sidecars last). The first `recent` files always go to the
-    parent, which reads them first (the preview)."""
+    part keeps discovery order (sidecars last). The files whose paths name the same session
+    go to the same part, so that one process reads the whole session (see `EarlySignals`).
+    The first `recent` files always go to the parent, which reads them first (the preview)."""
     bins: list[list[int]] = [[] for _ in range(parts)]
     load = [0] * parts
     load[0] = -int(sum(sizes) * HEAD_SHARE)
     for i in range(recent):
         bins[0].append(i)
         load[0] += sizes[i]
-    for i in sorted(range(recent, len(files)), key=lambda i: -sizes[i]):
+    groups: dict[object, list[int]] = {}
+    for i in range(recent, len(files)):
+        session = files[i].spec.session_id
+        groups.setdefault((files[i].source.agent, session) if session else i, []).append(i)
+    for group in sorted(groups.values(), key=lambda g: -sum(sizes[i] for i in g)):
         j = load.index(min(load))
-        bins[j].append(i)
-        load[j] += sizes[i]
+        bins[j].extend(group)
+        load[j] += sum(sizes[i] for i in group)
     return [[files[i] for i in sorted(b)] for b in bins]
 
 
@@ -187,6 +248,7 @@ def scan_files(
     workers: int | None = None,
     preview: Preview | None = None,
     now: float | None = None,
+    early: EarlySignals | None = None,
 ) -> dict[str, TrackedFile]:
     """Read every claimed file to its current end; returns the files, ready to be read again.
 
@@ -196,7 +258,7 @@ def scan_files(
     sessions (provisional: a call also found in older history may still move).
     """
     with gcpause.paused():
-        return _scan_files(roots, tally, stats, progress, workers, preview, now)
+        return _scan_files(roots, tally, stats, progress, workers, preview, now, early)
 
 
 def _scan_files(
@@ -207,6 +269,7 @@ def _scan_files(
     workers: int | None,
     preview: Preview | None,
     now: float | None,
+    early: EarlySignals | None,
 ) -> dict[str, TrackedFile]:
     files = [TrackedFile.new(r.source, p, spec) for r in roots for p, spec in discover(r)]
     # Sidecars last, so they can name agents whose transcripts were already read.
@@ -237,10 +300,12 @@ def _scan_files(
     ctx = multiprocessing.get_context("spawn")  # safe with the watcher's threads running
     results: list[bytes] = []
     left: list[TrackedFile] = []
+    at, th = (early.now, early.thresholds) if early is not None else (None, None)
+    modelled: list[tuple[dict[ThreadKey, Found], set[ThreadKey]]] = []
     try:
         pool = ProcessPoolExecutor(max_workers=len(others), mp_context=ctx)
         futures = [
-            (part, pool.submit(_part, msgspec.msgpack.encode([f.dump() for f in part])))
+            (part, pool.submit(_part, msgspec.msgpack.encode([[f.dump() for f in part], at, th])))
             for part in others
         ]
     except Exception as exc:  # noqa: BLE001 (no worker to be had, e.g. under a TUI's stdio)
@@ -252,6 +317,8 @@ def _scan_files(
         tracked = _read_previewed(
             mine, recent, tally, stats, progress, len(files), preview, elsewhere=True
         )
+        if early is not None:  # (while the worker still reads)
+            modelled.append(_model(tally, stats, early.now, early.thresholds))
         for part, fut in futures:
             try:
                 results.append(fut.result())
@@ -262,28 +329,38 @@ def _scan_files(
         rest, rest_stats = Tally(), ScanStats()
         rest.begin_bulk()
         tracked.update(_read_all(left, rest, rest_stats, None, len(left)))
+        modelled.append(({}, set(rest.sessions) | {r.thread.main for r in rest_stats.activity}))
         tally.absorb(rest)
         stats.merge(rest_stats)
     while results:  # each part's bytes and decoded form are dropped before the next
-        _absorb_part(results.pop(0), tally, tracked, stats)
+        modelled.append(_absorb_part(results.pop(0), tally, tracked, stats))
     tally.settle()
+    if early is not None:
+        _keep_final(early, tally, modelled)
     return tracked
 
 
-_PART = msgspec.msgpack.Decoder(tuple[Any, list[bytes], Any, Any, list[ActivityEntry]])
+_PART = msgspec.msgpack.Decoder(
+    tuple[
+        Any, list[bytes], Any, Any, list[ActivityEntry], list[tuple[str, str, Signal, list[Alert]]]
+    ]
+)
 """A worker's result; its calls stay encoded, in pieces, until the merge needs them."""
 
 
 def _absorb_part(
     blob: bytes, tally: Tally, tracked: dict[str, TrackedFile], stats: ScanStats
-) -> None:
-    """Merge one worker's result into this process's tally, files and stats."""
-    sessions, calls, dumped, part_stats, activity = _PART.decode(blob)
+) -> tuple[dict[ThreadKey, Found], set[ThreadKey]]:
+    """Merge one worker's result into this process's tally, files and stats; returns the
+    signals it modelled and the sessions it read anything of."""
+    sessions, calls, dumped, part_stats, activity, modelled = _PART.decode(blob)
     del blob
     partial = Tally()
     tally_state.load_sessions(partial, sessions)
     partial.defer_calls(functools.partial(load_call_pieces, calls))
     del calls
+    touched = set(partial.sessions) | {ThreadKey(Agent(a), s) for a, s, _ in activity}
+    found = {ThreadKey(Agent(a), s): (sig, alerts) for a, s, sig, alerts in modelled}
     tally.absorb(partial)
     for v in dumped:
         loaded = TrackedFile.load(v)
@@ -291,6 +368,7 @@ def _absorb_part(
             tracked[loaded.path] = loaded
     stats.merge(ScanStats.load(part_stats))
     stats.add_entries(activity)
+    return found, touched
 
 
 def refresh(
@@ -339,14 +417,16 @@ def retry_torn(
     tally: Tally,
     stats: ScanStats,
     sleep: Callable[[float], None] = time.sleep,
-) -> None:
+) -> bool:
     """A whole-document log that did not parse (its writer caught mid-write, as a Gemini
-    chat rewritten in place can be) is read once more after `RETRY_S`, if it changed."""
+    chat rewritten in place can be) is read once more after `RETRY_S`, if it changed.
+    Returns True when it read one again."""
     torn = [f for f in files.values() if f.parser is not None and f.parser.stats.unreadable]
     if torn:
         sleep(RETRY_S)
         for f in torn:
             _ingest(f, tally, stats)
+    return bool(torn)
 
 
 def scan(
@@ -354,11 +434,13 @@ def scan(
     tally: Tally,
     progress: Progress | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    early: EarlySignals | None = None,
 ) -> ScanStats:
     """Read everything once; unterminated last lines count as skipped."""
     stats = ScanStats()
-    files = scan_files(roots, tally, stats, progress)
-    retry_torn(files, tally, stats, sleep)
+    files = scan_files(roots, tally, stats, progress, early=early)
+    if retry_torn(files, tally, stats, sleep) and early is not None:
+        early.found.clear()  # a file read again after the modelling: model it all again
     for f in files.values():
         f.finish(stats)
     return stats

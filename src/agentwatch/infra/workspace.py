@@ -21,6 +21,7 @@ from agentwatch.infra.files import TrackedFile
 from agentwatch.infra.paths import AppDirs, app_dirs
 from agentwatch.infra.prices import PriceBook, data_version
 from agentwatch.infra.scan import (
+    EarlySignals,
     Preview,
     Progress,
     Root,
@@ -70,6 +71,7 @@ class Workspace:
     signals_until: float = float("inf")
     """Until when the last `signals` answer holds without new log lines (an open alert ends
     by quiet time)."""
+    _early: EarlySignals | None = None
 
     def own_paths(self) -> list[Path]:
         """Folders whose changes are never a session's progress: the agents' log roots and
@@ -85,27 +87,38 @@ class Workspace:
             "overrides": sorted([m, repr(o)] for m, o in self.settings.prices.items()),
         }
 
-    def load(self, progress: Progress | None = None) -> tuple[Tally, ScanStats]:
-        """The tally of every root: from the index plus appended bytes, or a full scan."""
+    def load(
+        self, progress: Progress | None = None, signals_at: float | None = None
+    ) -> tuple[Tally, ScanStats]:
+        """The tally of every root: from the index plus appended bytes, or a full scan.
+
+        With `signals_at`, a full scan also models loop signals as of that time while it
+        reads, for a `signals` call at the same time to reuse."""
+        early = None if signals_at is None else EarlySignals(signals_at, self.thresholds)
+        self._early = early
         if self.no_cache:
             tally = Tally(self.prices)
-            return tally, scan(self.roots, tally, progress)
-        tally, files, stats = self.load_tracked(progress)
-        retry_torn(files, tally, stats)
+            return tally, scan(self.roots, tally, progress, early=early)
+        tally, files, stats = self.load_tracked(progress, early=early)
+        if retry_torn(files, tally, stats) and early is not None:
+            early.found.clear()  # a file read again after the modelling
         for f in files.values():
             f.finish(stats)
         return tally, stats
 
     def load_tracked(
-        self, progress: Progress | None = None, preview: Preview | None = None
+        self,
+        progress: Progress | None = None,
+        preview: Preview | None = None,
+        early: EarlySignals | None = None,
     ) -> tuple[Tally, dict[str, TrackedFile], ScanStats]:
         """Like `load`, keeping every file's read position (for the live engine). A cold
         scan calls `preview` with the recent sessions before reading older history."""
         with gcpause.paused():
-            return self._load_tracked(progress, preview)
+            return self._load_tracked(progress, preview, early)
 
     def _load_tracked(
-        self, progress: Progress | None, preview: Preview | None
+        self, progress: Progress | None, preview: Preview | None, early: EarlySignals | None
     ) -> tuple[Tally, dict[str, TrackedFile], ScanStats]:
         idx = index.Index(self.dirs.cache, self.roots)
         fp = self.fingerprint()
@@ -129,7 +142,7 @@ class Workspace:
                 loaded = None
         if loaded is None:
             tally, stats = Tally(self.prices), ScanStats()
-            files = scan_files(self.roots, tally, stats, progress, preview=preview)
+            files = scan_files(self.roots, tally, stats, progress, preview=preview, early=early)
             changed = True
         if changed and not self.no_cache:
             try:
@@ -179,10 +192,11 @@ class Workspace:
                     }
             except (msgspec.DecodeError, KeyError, TypeError, ValueError):
                 pass  # recompute
+        early = self._early.found if self._early is not None and self._early.now == now else {}
+        rest = [k for k in tally.sessions if k not in early]
         with gcpause.paused():
-            every = history_signals(
-                tally, stats.activity_by_session(), list(tally.sessions), now, th
-            )
+            found = history_signals(tally, stats.activity_by_session(set(rest)), rest, now, th)
+        every = {k: v for k in tally.sessions if (v := early.get(k) or found.get(k)) is not None}
         out = {
             k: (sig.to_contract(iso_required), [a.to_contract(iso_required) for a in alerts])
             for k, (sig, alerts) in every.items()

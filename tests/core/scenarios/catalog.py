@@ -49,12 +49,15 @@ class Built:
     """The main thread's clock at the end."""
 
 
-def build(name: str, root: Path) -> Built:
-    """Write scenario `name` as a Claude Code tree under `root`."""
+def build(name: str, root: Path, *, own_ids: bool = False) -> Built:
+    """Write scenario `name` as a Claude Code tree under `root`. Scenarios share message and
+    tool ids unless `own_ids` gives the main thread ids of its own."""
     tree = ClaudeTree(root)
     session = f"5ce7a210-0000-4000-8000-{sum(map(ord, name)) * 7919 % 10**12:012d}"
     t = tree.main(session)
     a = Agent(tree, t, name)
+    if own_ids:
+        a.prefix = f"{name}-"
     SCRIPTS[name](a)
     files = sorted(root.rglob("*.jsonl"), key=lambda p: (p != t.path, str(p)))
     return Built(root, files, a.marks, a.clock)
