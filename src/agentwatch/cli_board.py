@@ -112,7 +112,7 @@ def leaderboard(
     flt = _filter(ctx, since, until, project, session, agent, model, zone, tally, now)
     signals = ws.signals(tally, stats, list(tally.sessions), now)
     alerts = {k: _marks(found) for k, (_, found) in signals.items()}
-    work = from_history(tally, stats.activity, flt, ws.thresholds.window_s, alerts)
+    work = from_history(tally, stats.each_activity(), flt, ws.thresholds.window_s, alerts)
     b = board(work, By(by), model=flt.model, since=flt.since, until=flt.until)
     if as_json:
         doc = export.document(b, now, limit)

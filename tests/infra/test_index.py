@@ -338,3 +338,37 @@ def test_damaged_calls_found_after_the_load_say_so_in_one_line_and_go(
     again = subprocess.run(argv, capture_output=True, text=True, env=cli_env, check=False)
     assert again.returncode == 0, again.stderr  # the damaged index was removed: rebuilt
     assert json.loads(again.stdout)["sessions"]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "UPDATE activity SET data = 'text, not bytes'",
+        "UPDATE activity SET data = x'91c401c1'",  # bytes, but not activity records
+        "UPDATE activity SET agent = 'no-such-agent'",
+    ],
+)
+def test_damaged_activity_says_so_in_one_line_and_the_next_run_rebuilds(
+    claude_tree: ClaudeTree, tmp_path: Path, cli_env: dict[str, str], damage: str
+) -> None:
+    build_tree(claude_tree)
+    cache = tmp_path / "cache"
+    report(claude_tree, cache, cli_env)
+    (idx,) = cache.glob("index-*.sqlite")
+    db = sqlite3.connect(idx)
+    assert db.execute(damage).rowcount
+    db.execute("DELETE FROM blobs WHERE name = 'signals'")  # the detectors must run again
+    db.commit()
+    db.close()
+    argv = [str(BIN), "report", "--json", "--claude-dir", str(claude_tree.root)]
+    argv += ["--cache-dir", str(cache)]
+    p = subprocess.run(argv, capture_output=True, text=True, env=cli_env, check=False)
+    assert p.returncode == 1
+    assert p.stderr.count("\n") == 1
+    assert "damaged activity" in p.stderr
+    assert "removed it" in p.stderr
+    again = subprocess.run(argv, capture_output=True, text=True, env=cli_env, check=False)
+    assert again.returncode == 0, again.stderr
+    assert without_stderr(report(claude_tree, cache, cli_env)) == without_stderr(
+        report(claude_tree, cache, cli_env, "--no-cache")
+    )

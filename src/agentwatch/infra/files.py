@@ -94,6 +94,9 @@ class ScanStats:
     """Usage fields read as 0 because they were missing, null or mistyped."""
     activity_raw: list[ActivityEntry] | Callable[[], list[ActivityEntry]] | None = None
     """Activity persisted in the index (or how to fetch it), decoded only when needed."""
+    on_damage: Callable[[Exception], Exception] | None = None
+    """Given the error of persisted records that do not decode, the error to raise instead
+    (the index removes itself, so that the next start rebuilds it)."""
     keep_activity: bool = True
     """False once the records live elsewhere (the live engine's model): reads stop keeping
     them here."""
@@ -122,6 +125,11 @@ class ScanStats:
     def activity(self, value: list[ActivityRecord]) -> None:
         self._activity, self._entries, self.activity_raw = value, [], None
 
+    def each_activity(self) -> Iterator[ActivityRecord]:
+        """`activity` one session at a time, without a list of all of them."""
+        for _, records in self.activity_by_session():
+            yield from records
+
     def activity_by_session(
         self, only: Container[ThreadKey] | None = None
     ) -> Iterator[tuple[ThreadKey, list[ActivityRecord]]]:
@@ -129,7 +137,7 @@ class ScanStats:
         order; encoded records are decoded one session at a time."""
         for key, chunks in self._chunks().items():
             if only is None or key in only:
-                yield key, _join(chunks)
+                yield key, self._join(chunks)
 
     def encode_activity(self) -> list[ActivityEntry]:
         """Every record, encoded by session (for the index, and from scan workers); the
@@ -138,7 +146,7 @@ class ScanStats:
         out: list[ActivityEntry] = []
         for key, chunks in self._chunks().items():
             only = chunks[0] if len(chunks) == 1 else None
-            blob = only if isinstance(only, builtins.bytes) else _ENCODE(_join(chunks))
+            blob = only if isinstance(only, builtins.bytes) else _ENCODE(self._join(chunks))
             out.append((str(key.agent), key.session_id, blob))
         self._activity, self._entries, self.activity_raw = [], [], out
         return out
@@ -153,7 +161,11 @@ class ScanStats:
             for agent, session, blob in entries:
                 key = keys.get((agent, session))
                 if key is None:
-                    key = keys[agent, session] = ThreadKey(Agent(agent), session)
+                    try:
+                        kind = Agent(agent)
+                    except ValueError as exc:
+                        raise self._damaged(exc) from exc
+                    key = keys[agent, session] = ThreadKey(kind, session)
                 out.setdefault(key, []).append(blob)
 
         add(self.activity_raw or [])
@@ -164,6 +176,15 @@ class ScanStats:
             out.setdefault(key, []).append(records)
         add(self._entries)
         return out
+
+    def _join(self, chunks: list[_Chunk]) -> list[ActivityRecord]:
+        try:
+            return _join(chunks)
+        except (msgspec.DecodeError, ValueError, TypeError) as exc:
+            raise self._damaged(exc) from exc
+
+    def _damaged(self, exc: Exception) -> Exception:
+        return exc if self.on_damage is None else self.on_damage(exc)
 
     @property
     def lines_skipped(self) -> int:

@@ -120,6 +120,7 @@ class Index:
                     files[f.path] = f
             stats = ScanStats.load(_DEC.decode(rows["stats"]))
             stats.activity_raw = self._load_activity
+            stats.on_damage = self._damaged_activity
             self.signals_raw = rows.get("signals")
             gen = rows.get("gen")
             self.generation = _DEC.decode(gen) if gen is not None else None
@@ -219,8 +220,15 @@ class Index:
         rows = self._fetch("activity", _SELECT_ACTIVITY)
         for agent, session, data in rows:
             if not (isinstance(agent, str) and isinstance(session, str) and type(data) is bytes):
-                raise IndexUnusableError(f"{self.path}: damaged activity")
+                raise self._damaged_activity(TypeError("a row is not (text, text, bytes)"))
         return rows
+
+    def _damaged_activity(self, exc: Exception) -> IndexUnusableError:
+        """Activity rows that cannot be read: the index is removed (the next start rebuilds
+        it) and the error to raise says so."""
+        self.release()
+        self.remove()
+        return IndexUnusableError(f"{self.path}: damaged activity ({exc}); removed it")
 
     def _fetch(self, name: str, query: str) -> list[Any]:
         """The rows of a big part of the loaded state, from the same snapshot; the snapshot
