@@ -300,3 +300,22 @@ def test_account_merge_equals_adding_every_call() -> None:
     assert left.unpriced == both.unpriced
     assert left.by_model == both.by_model
     assert left.cost_usd == both.cost_usd == 0.5
+
+
+def test_price_ahead_looks_up_every_call_before_the_settle() -> None:
+    asked: list[tuple[str, float | None]] = []
+
+    def lookup(model: str, ts: float | None, /) -> None:
+        asked.append((model, ts))
+
+    tally = Tally(lookup)
+    tally.begin_bulk()  # (a bulk load prices nothing until it settles)
+    tally.apply(
+        [
+            UsageRecord(A, ("cc", "m1", "r1"), "model-a", 100.0, Tokens(1, 2)),
+            UsageRecord(A, ("cc", "m2", "r2"), "model-b", 200.0, Tokens(3, 4)),
+        ]
+    )
+    assert asked == []
+    tally.price_ahead()
+    assert sorted(asked) == [("model-a", 100.0), ("model-b", 200.0)]

@@ -55,13 +55,28 @@ class Rates:
 
     def cost(self, t: Tokens) -> float:
         """USD for one API call."""
+        i, o, w5, w1, r = (
+            self.input,
+            self.output,
+            self.cache_write_5m,
+            self.cache_write_1h,
+            self.cache_read,
+        )
+        if not (i.tiers or o.tiers or w5.tiers or w1.tiers or r.tiers):  # the common case
+            return (
+                t.input * i.base
+                + t.output * o.base
+                + t.cache_write_5m * w5.base
+                + t.cache_write_1h * w1.base
+                + t.cache_read * r.base
+            ) / PER
         ctx = t.input + t.cache_write + t.cache_read
         return (
-            t.input * self.input.at(ctx)
-            + t.output * self.output.at(ctx)
-            + t.cache_write_5m * self.cache_write_5m.at(ctx)
-            + t.cache_write_1h * self.cache_write_1h.at(ctx)
-            + t.cache_read * self.cache_read.at(ctx)
+            t.input * i.at(ctx)
+            + t.output * o.at(ctx)
+            + t.cache_write_5m * w5.at(ctx)
+            + t.cache_write_1h * w1.at(ctx)
+            + t.cache_read * r.at(ctx)
         ) / PER
 
 

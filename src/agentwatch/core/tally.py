@@ -203,6 +203,13 @@ class Tally:
         if self._dirty and not self._bulk:  # bulk loads settle credit once, at the end
             self._reconcile()
 
+    def price_ahead(self) -> None:
+        """Look up the rates of every call so far (a bulk load prices them in `settle`):
+        done while another process still reads, it takes that work out of the merge."""
+        price = self._price
+        for call in self.calls.values():
+            price(call.model, call.ts)
+
     def shares_calls(self, session: ThreadKey) -> bool:
         """True when a call of the session is also held by another session (C4): which of
         them it is credited to depends on both."""
