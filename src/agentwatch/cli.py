@@ -156,6 +156,21 @@ def _load(ws: Workspace, signals_at: float | None = None) -> tuple[Tally, ScanSt
             click.echo(f"agentwatch: note: {note}", err=True)
 
 
+def write_out(data: bytes | str, what: str) -> None:
+    """Write a command's output to stdout. A stdout that cannot take it (none, closed, a
+    full disk) ends the command with one line naming `what`; a closed pipe ends it quietly."""
+    try:
+        if isinstance(data, bytes):
+            sys.stdout.buffer.write(data)
+        else:
+            sys.stdout.write(data)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except (AttributeError, OSError, ValueError) as exc:
+        raise click.ClickException(f"cannot write the {what}: {exc}") from exc
+
+
 def _skipped_note(stats: ScanStats, ws: Workspace) -> None:
     if not stats.lines_skipped and not stats.skipped_files:
         return
@@ -434,22 +449,18 @@ def report(
     )
     if fmt == "table" and target is None and not rep.sessions:
         where = ", ".join(str(p) for p in ws.searched) or "(none)"
-        click.echo(f"No sessions found. Searched: {where}")
-        click.echo("Point agentwatch elsewhere with --claude-dir PATH or CLAUDE_CONFIG_DIR.")
+        write_out(
+            f"No sessions found. Searched: {where}\n"
+            "Point agentwatch elsewhere with --claude-dir PATH or CLAUDE_CONFIG_DIR.\n",
+            "report",
+        )
         _skipped_note(stats, ws)
         return
     palette = load_palette(ws.settings.theme, ws.dirs.config / "themes") if fmt == "html" else None
     width = shutil.get_terminal_size((160, 24)).columns if target is None else 160
     data = render_export(fmt, doc, palette, width)
     if target is None:
-        try:
-            sys.stdout.buffer.write(data)
-            sys.stdout.flush()
-        except BrokenPipeError:
-            raise
-        except (AttributeError, OSError, ValueError) as exc:  # no stdout, a full disk
-            click.echo(f"agentwatch: cannot write the report: {exc}", err=True)
-            ctx.exit(1)
+        write_out(data, "report")
         if folders is not None:
             _keep(ws, rep, stats, now, data, folders)
     else:

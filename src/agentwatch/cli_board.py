@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import sys
 import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -21,6 +20,7 @@ from agentwatch.cli import (
     _workspace,
     cli,
     common_options,
+    write_out,
 )
 from agentwatch.core.leaderboard import By, board
 from agentwatch.core.leaderboard_input import AlertMark, from_history
@@ -116,14 +116,13 @@ def leaderboard(
     b = board(work, By(by), model=flt.model, since=flt.since, until=flt.until)
     if as_json:
         doc = export.document(b, now, limit)
-        sys.stdout.buffer.write(msgspec.json.format(msgspec.json.encode(doc), indent=2) + b"\n")
-        sys.stdout.flush()
+        write_out(msgspec.json.format(msgspec.json.encode(doc), indent=2) + b"\n", "leaderboard")
     else:
         width = shutil.get_terminal_size((160, 24)).columns
         export.render(
             b,
             width,
-            lambda t: sys.stdout.write(printable(t)),
+            lambda t: write_out(printable(t), "leaderboard"),
             limit or export.DEFAULT_LIMIT,
             zone,
             ws.thresholds.window_s,

@@ -6,14 +6,13 @@ estimate, labelled `est.`, and none of it is part of the exact totals `report` p
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import Any
 
 import click
 import msgspec
 
-from agentwatch.cli import _load, _options, _workspace, cli, common_options
+from agentwatch.cli import _load, _options, _workspace, cli, common_options, write_out
 from agentwatch.core.alerts import fmt_tokens
 from agentwatch.core.context import Attribution, reread_tokens
 from agentwatch.core.records import ThreadKey
@@ -171,11 +170,10 @@ def context_cmd(
         data = msgspec.json.format(
             msgspec.json.encode(document(key, project, rep, rereads)), indent=2
         )
-        sys.stdout.buffer.write(data + b"\n")
-        sys.stdout.flush()
+        write_out(data + b"\n", "context breakdown")
         return
     now = time.time()
     lasts = [t.last_ts for t in (info.main, *info.subagents.values()) if t.last_ts is not None]
     last = max(lasts) if lasts else None
     live = status_of(last, now, ws.settings.idle_after) is SessionStatus.ACTIVE
-    sys.stdout.write(printable(render(key, project, rep, rereads, live=live)))
+    write_out(printable(render(key, project, rep, rereads, live=live)), "context breakdown")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 import msgspec
 
-from agentwatch.cli import _options, _workspace, cli, common_options
+from agentwatch.cli import _options, _workspace, cli, common_options, write_out
 from agentwatch.core.procs import AgentProcess, resolve_target
 from agentwatch.core.records import Agent
 from agentwatch.infra.export import printable, ps_json
@@ -86,13 +86,12 @@ def ps_cmd(ctx: click.Context, /, as_json: bool = False, **common: Any) -> None:
     _, found = _agent_procs(ws, cpu_interval=0.5)
     if as_json:
         data = msgspec.json.format(msgspec.json.encode(ps_json.document(found)), indent=2)
-        sys.stdout.buffer.write(data + b"\n")
-        sys.stdout.flush()
+        write_out(data + b"\n", "process list")
         return
     if not found:
-        click.echo("No agent processes found.")
+        write_out("No agent processes found.\n", "process list")
         return
-    _ps_rows(found, lambda t: sys.stdout.write(printable(t)))
+    _ps_rows(found, lambda t: write_out(printable(t), "process list"))
 
 
 def _describe(p: AgentProcess) -> str:
