@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import importlib
 import json
@@ -12,7 +13,7 @@ import time
 from collections.abc import Callable
 from datetime import tzinfo
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar, cast
+from typing import Any, ClassVar, NoReturn, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
@@ -166,7 +167,8 @@ def write_out(data: bytes | str, what: str) -> None:
             sys.stdout.write(data)
         sys.stdout.flush()
     except BrokenPipeError:
-        raise
+        _quiet_stdout()  # a reader that stopped early (`| head`): done, and not an error
+        raise click.exceptions.Exit(0) from None
     except (AttributeError, OSError, ValueError) as exc:
         raise click.ClickException(f"cannot write the {what}: {exc}") from exc
 
@@ -557,7 +559,10 @@ def watch(
     **common: Any,
 ) -> None:
     """Stream usage, status and warning events as JSON lines until interrupted."""
-    from agentwatch.infra.watchcmd import run_watch  # noqa: PLC0415 (watchdog only here)
+    from agentwatch.infra.watchcmd import (  # noqa: PLC0415 (watchdog only here)
+        OutputFailedError,
+        run_watch,
+    )
 
     if not jsonl:
         raise click.UsageError("watch needs --jsonl (one JSON event per line)")
@@ -568,7 +573,11 @@ def watch(
         bound = parse_when(since, now, _tz(tz)) if since else now - 86400
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from None
-    ctx.exit(run_watch(ws, bound, sys.stdout, _guard(ws, on_loop, on_loop_grace)))
+    try:
+        code = run_watch(ws, bound, sys.stdout, _guard(ws, on_loop, on_loop_grace))
+    except OutputFailedError as exc:
+        raise click.ClickException(f"cannot write events: {exc}") from exc
+    ctx.exit(code)
 
 
 @cli.command()
@@ -609,25 +618,28 @@ def prices(ctx: click.Context, /, as_json: bool = False, **common: Any) -> None:
                 for p, r in [("config", r) for _, r in overrides] + rows
             ],
         }
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        write_out(json.dumps(doc, indent=2) + "\n", "price list")
         return
-    click.echo(
-        f"Price data: genai-prices {data_version()} (published {data_date()}), "
-        "bundled; never fetched. USD per million tokens; '+tiers' = long-context rates."
-    )
-    click.echo(
-        f"{'provider':<12} {'model':<40} {'input':>8} {'output':>8} {'cw 5m':>8} "
-        f"{'cw 1h':>8} {'c read':>8}"
-    )
-    for p, r in [("config", r) for _, r in overrides] + rows:
 
-        def f(x: Any) -> str:
-            return f"{x.base:g}" + ("+" if x.tiers else "")
+    def f(x: Any) -> str:
+        return f"{x.base:g}" + ("+" if x.tiers else "")
 
-        click.echo(
+    lines = [
+        (
+            f"Price data: genai-prices {data_version()} (published {data_date()}), "
+            "bundled; never fetched. USD per million tokens; '+tiers' = long-context rates."
+        ),
+        (
+            f"{'provider':<12} {'model':<40} {'input':>8} {'output':>8} {'cw 5m':>8} "
+            f"{'cw 1h':>8} {'c read':>8}"
+        ),
+        *(
             f"{p:<12} {r.model[:40]:<40} {f(r.input):>8} {f(r.output):>8} "
             f"{f(r.cache_write_5m):>8} {f(r.cache_write_1h):>8} {f(r.cache_read):>8}"
-        )
+            for p, r in [("config", r) for _, r in overrides] + rows
+        ),
+    ]
+    write_out("".join(f"{line}\n" for line in lines), "price list")
 
 
 @cli.command("config")
@@ -637,14 +649,16 @@ def config_cmd(ctx: click.Context, /, **common: Any) -> None:
     """Show the effective settings and where they come from."""
     ws = _workspace(_options(ctx, common))
     s = ws.settings
-    click.echo(f"config file:  {ws.dirs.config_file}{'' if s.source else ' (not present)'}")
-    click.echo(f"cache dir:    {ws.dirs.cache}")
-    click.echo(f"log file:     {ws.dirs.log_file}")
-    click.echo(f"claude roots: {', '.join(str(r.path) for r in ws.roots) or '(none found)'}")
-    click.echo(f"theme:        {s.theme}")
-    click.echo(f"idle after:   {s.idle_after:g} s")
-    for model in sorted(s.prices):
-        click.echo(f"price override: {model}")
+    lines = [
+        f"config file:  {ws.dirs.config_file}{'' if s.source else ' (not present)'}",
+        f"cache dir:    {ws.dirs.cache}",
+        f"log file:     {ws.dirs.log_file}",
+        f"claude roots: {', '.join(str(r.path) for r in ws.roots) or '(none found)'}",
+        f"theme:        {s.theme}",
+        f"idle after:   {s.idle_after:g} s",
+        *(f"price override: {model}" for model in sorted(s.prices)),
+    ]
+    write_out("".join(f"{line}\n" for line in lines), "settings")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -670,11 +684,21 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         _quiet_stdout()
         sys.exit(0)
-    except Exception as exc:  # noqa: BLE001 (a bug: traceback to our log, one line here)
-        LOG.exception("internal error")
-        click.echo(f"agentwatch: internal error: {exc!r} (traceback in agentwatch's log)", err=True)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            _internal_error(exc)
+        # Only stdout is written outside a handler of its own: click's --help and --version.
+        click.echo(f"agentwatch: cannot write the output: {exc}", err=True)
         sys.exit(1)
+    except Exception as exc:  # noqa: BLE001 (a bug: traceback to our log, one line here)
+        _internal_error(exc)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _internal_error(exc: Exception) -> NoReturn:
+    LOG.exception("internal error")
+    click.echo(f"agentwatch: internal error: {exc!r} (traceback in agentwatch's log)", err=True)
+    sys.exit(1)
 
 
 def _quiet_stdout() -> None:

@@ -177,7 +177,7 @@ def _act(
             table, ident, signal.Signals[sig_name], session=p.session.session_id, guard=guard
         )
         for line in _report_lines(rep, p.pid):
-            click.echo(line)
+            write_out(line + "\n", "report of the signals sent")
         ok = ok and rep.ok
     if not ok:
         click.echo("agentwatch: some processes could not be signalled (listed above)", err=True)
@@ -243,14 +243,14 @@ def kill_cmd(
             guard=guard,
         )
         for line in _report_lines(rep.term, p.pid):
-            click.echo(line)
+            write_out(line + "\n", "report of the signals sent")
         if rep.kill is not None:
             for line in _report_lines(rep.kill, p.pid):
-                click.echo(line)
+                write_out(line + "\n", "report of the signals sent")
         for i in rep.survivors:
-            click.echo(f"  still running: {i.label()}")
+            write_out(f"  still running: {i.label()}\n", "report of the signals sent")
         if rep.term.sent and not rep.survivors:
-            click.echo(f"pid {p.pid}: exited")
+            write_out(f"pid {p.pid}: exited\n", "report of the signals sent")
         left += len(rep.survivors)
         trouble = trouble or not rep.term.ok or (rep.kill is not None and not rep.kill.ok)
     if left:

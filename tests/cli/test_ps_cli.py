@@ -320,3 +320,26 @@ def test_run_inside_an_agent_it_refuses_to_kill_that_agent(
     assert f"refusing to kill pid {tool.pid}: it is an ancestor of agentwatch" in out.read_text()
     assert tool.popen.poll() is None
     assert d.popen.poll() is None
+
+
+def test_a_signal_sent_with_stdout_on_a_full_disk_is_one_line(
+    spawner: AgentSpawner, sid: str, root: Path, cli_env: dict[str, str]
+) -> None:
+    d = claude(spawner, "--resume", sid)
+    with open("/dev/full", "wb") as full:
+        p = subprocess.run(
+            [str(BIN), "suspend", sid, "--yes", "--claude-dir", str(root)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            env=cli_env,
+            timeout=60,
+            check=False,
+        )
+    err = p.stderr.decode()
+    assert p.returncode == 1
+    assert err.count("\n") == 1, err
+    assert "cannot write the report of the signals sent" in err
+    deadline = time.monotonic() + 10
+    while status_of(d.pid) != psutil.STATUS_STOPPED:  # (the signal itself went out)
+        assert time.monotonic() < deadline, "the agent did not stop"
+        time.sleep(0.02)

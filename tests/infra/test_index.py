@@ -372,3 +372,24 @@ def test_damaged_activity_says_so_in_one_line_and_the_next_run_rebuilds(
     assert without_stderr(report(claude_tree, cache, cli_env)) == without_stderr(
         report(claude_tree, cache, cli_env, "--no-cache")
     )
+
+
+def test_damaged_activity_met_while_saving_does_not_claim_the_index_was_kept(
+    claude_tree: ClaudeTree, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    a = build_tree(claude_tree)
+    cache = tmp_path / "cache"
+    report(claude_tree, cache, cli_env)
+    (idx,) = cache.glob("index-*.sqlite")
+    db = sqlite3.connect(idx)
+    assert db.execute("UPDATE activity SET data = x'91c401c1'").rowcount
+    db.commit()
+    db.close()
+    a.user("and now the tests", ts(9))  # a new line in a damaged session: the save meets it
+    argv = [str(BIN), "report", "--json", "--claude-dir", str(claude_tree.root)]
+    argv += ["--cache-dir", str(cache)]
+    p = subprocess.run(argv, capture_output=True, text=True, env=cli_env, check=False)
+    assert "the next run rebuilds it" in p.stderr
+    assert "keeps what it had" not in p.stderr
+    again = subprocess.run(argv, capture_output=True, text=True, env=cli_env, check=False)
+    assert again.returncode == 0, again.stderr

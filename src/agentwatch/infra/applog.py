@@ -7,6 +7,7 @@ import logging.handlers
 from pathlib import Path
 
 LOG = logging.getLogger("agentwatch")
+LOG.addHandler(logging.NullHandler())  # before `setup`: nothing, rather than stderr
 
 
 def setup(log_file: Path) -> bool:

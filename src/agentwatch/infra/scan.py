@@ -174,23 +174,34 @@ def _split(
 ) -> list[list[TrackedFile]]:
     """Greedy balance by size, the parent (part 0) taking a head start's worth more; every
     part keeps discovery order (sidecars last). The files whose paths name the same session
-    go to the same part, so that one process reads the whole session (see `EarlySignals`).
-    The first `recent` files always go to the parent, which reads them first (the preview)."""
+    go to the same part, so that one process reads the whole session (see `EarlySignals`),
+    unless the session is too big a share to balance. The first `recent` files always go to
+    the parent, which reads them first (the preview)."""
     bins: list[list[int]] = [[] for _ in range(parts)]
     load = [0] * parts
     load[0] = -int(sum(sizes) * HEAD_SHARE)
     for i in range(recent):
         bins[0].append(i)
         load[0] += sizes[i]
-    groups: dict[object, list[int]] = {}
+    by_session: dict[object, list[int]] = {}
     for i in range(recent, len(files)):
         session = files[i].spec.session_id
-        groups.setdefault((files[i].source.agent, session) if session else i, []).append(i)
-    for group in sorted(groups.values(), key=lambda g: -sum(sizes[i] for i in g)):
+        by_session.setdefault((files[i].source.agent, session) if session else i, []).append(i)
+    share = sum(sizes) / (2 * parts)
+    groups = [g for whole in by_session.values() for g in _whole_or_apart(whole, sizes, share)]
+    for group in sorted(groups, key=lambda g: -sum(sizes[i] for i in g)):
         j = load.index(min(load))
         bins[j].extend(group)
         load[j] += sum(sizes[i] for i in group)
     return [[files[i] for i in sorted(b)] for b in bins]
+
+
+def _whole_or_apart(files: list[int], sizes: list[int], share: float) -> list[list[int]]:
+    """One session's files as one group, or one group each when together they are more
+    than `share` of the bytes."""
+    if len(files) > 1 and sum(sizes[i] for i in files) > share:
+        return [[i] for i in files]
+    return [files]
 
 
 RECENT_S = 24 * 3600.0
@@ -298,6 +309,11 @@ def _scan_files(
         tally.settle()
         return tracked
     mine, *others = _split(files, sizes, workers, recent)
+    others = [part for part in others if part]
+    if not others:  # (one session holds nearly everything)
+        tracked = _read_previewed(mine, recent, tally, stats, progress, len(files), preview)
+        tally.settle()
+        return tracked
     ctx = multiprocessing.get_context("spawn")  # safe with the watcher's threads running
     results: list[bytes] = []
     left: list[TrackedFile] = []

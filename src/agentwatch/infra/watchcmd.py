@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import signal
 import threading
@@ -24,15 +25,22 @@ from agentwatch.infra.loopguard import GuardRunner
 from agentwatch.infra.workspace import Workspace
 
 
+class OutputFailedError(Exception):
+    """The events could not be written, and not because the reader closed stdout (a full
+    disk, an I/O error)."""
+
+
 def run_watch(ws: Workspace, since: float, out: TextIO, guard: LoopGuard | None = None) -> int:
     """Run until SIGINT/SIGTERM or a closed stdout; returns the exit code (always 0).
 
     With a `guard` (`--on-loop suspend|kill`), a session whose loop outlasts the grace period
-    has its agent process signalled, reported as a `loop_action` event.
+    has its agent process signalled, reported as a `loop_action` event. Raises
+    OutputFailedError when stdout fails in any other way than being closed.
     """
     done = threading.Event()
     lock = threading.Lock()
     held: list[Event] | None = []
+    failed: list[OSError] = []
 
     def write(obj: dict[str, Any]) -> None:
         with lock:
@@ -41,7 +49,10 @@ def run_watch(ws: Workspace, since: float, out: TextIO, guard: LoopGuard | None 
             try:
                 out.write(json.dumps(obj, ensure_ascii=False) + "\n")
                 out.flush()
-            except (BrokenPipeError, ValueError, OSError):
+            except (BrokenPipeError, ValueError):  # closed by the reader: the end
+                done.set()
+            except OSError as exc:
+                failed.append(exc)
                 done.set()
 
     def emit(ev: Event) -> None:
@@ -98,4 +109,6 @@ def run_watch(ws: Workspace, since: float, out: TextIO, guard: LoopGuard | None 
         engine.stop()
         for s, h in old.items():
             signal.signal(s, h)
+    if failed and failed[0].errno != errno.EPIPE:
+        raise OutputFailedError(str(failed[0]))
     return 0

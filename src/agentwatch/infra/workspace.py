@@ -148,7 +148,8 @@ class Workspace:
             try:
                 idx.save(fp, tally, files, stats, self.prices.export())
             except index.IndexUnusableError as exc:
-                self.notes.append(f"could not save the index ({exc}); it keeps what it had")
+                kept = "it keeps what it had" if idx.path.exists() else "the next run rebuilds it"
+                self.notes.append(f"could not save the index ({exc}); {kept}")
         self._index, self._changed, self._files = idx, changed, files
         return tally, files, stats
 
