@@ -117,7 +117,7 @@ class SubagentLink(msgspec.Struct, frozen=True, gc=False):
     """For nested agents, the agent that spawned this one."""
 
 
-class ToolCall(msgspec.Struct, frozen=True, gc=False, tag=True):
+class ToolCall(msgspec.Struct, frozen=True, gc=False, tag=1, array_like=True):
     """A tool call made by the model (activity model)."""
 
     thread: ThreadKey
@@ -132,7 +132,7 @@ class ToolCall(msgspec.Struct, frozen=True, gc=False, tag=True):
     """The key argument: a file path, command line or pattern."""
 
 
-class ToolResult(msgspec.Struct, frozen=True, gc=False, tag=True):
+class ToolResult(msgspec.Struct, frozen=True, gc=False, tag=2, array_like=True):
     """The outcome of a tool call (activity model)."""
 
     thread: ThreadKey
@@ -153,7 +153,7 @@ class ToolResult(msgspec.Struct, frozen=True, gc=False, tag=True):
     """Lines removed by that change, where the log tells."""
 
 
-class HumanTurn(msgspec.Struct, frozen=True, gc=False, tag=True):
+class HumanTurn(msgspec.Struct, frozen=True, gc=False, tag=3, array_like=True):
     """A prompt a person typed (activity model): someone is in the loop."""
 
     thread: ThreadKey

@@ -336,13 +336,16 @@ def _scan_files(
         )
         if early is not None:  # (while the worker still reads)
             modelled.append(_model(tally, stats, early.now, early.thresholds))
+        stats.encode_activity()  # compact: the worker's result is decoded beside it
         tally.price_ahead()
-        for part, fut in futures:
+        while futures:  # (a future holds its result: drop it, so `results` owns the bytes)
+            part, fut = futures.pop(0)
             try:
                 results.append(fut.result())
             except Exception:  # noqa: BLE001 (a dead worker: its files are read here)
                 LOG.exception("scan worker failed; reading its files in-process")
                 left.extend(part)
+            del fut
     if left:
         rest, rest_stats = Tally(), ScanStats()
         rest.begin_bulk()
@@ -351,7 +354,7 @@ def _scan_files(
         tally.absorb(rest)
         stats.merge(rest_stats)
     while results:  # each part's bytes and decoded form are dropped before the next
-        modelled.append(_absorb_part(results.pop(0), tally, tracked, stats))
+        modelled.append(_absorb_part(results, tally, tracked, stats))
     tally.settle()
     if early is not None:
         _keep_final(early, tally, modelled)
@@ -367,12 +370,12 @@ _PART = msgspec.msgpack.Decoder(
 
 
 def _absorb_part(
-    blob: bytes, tally: Tally, tracked: dict[str, TrackedFile], stats: ScanStats
+    results: list[bytes], tally: Tally, tracked: dict[str, TrackedFile], stats: ScanStats
 ) -> tuple[dict[ThreadKey, Found], set[ThreadKey]]:
-    """Merge one worker's result into this process's tally, files and stats; returns the
+    """Merge the first of the workers' results into this process's tally, files and stats
+    (it is taken off the list, so that its bytes are freed once decoded); returns the
     signals it modelled and the sessions it read anything of."""
-    sessions, calls, dumped, part_stats, activity, modelled = _PART.decode(blob)
-    del blob
+    sessions, calls, dumped, part_stats, activity, modelled = _PART.decode(results.pop(0))
     partial = Tally()
     tally_state.load_sessions(partial, sessions)
     partial.defer_calls(functools.partial(load_call_pieces, calls))
