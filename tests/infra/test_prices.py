@@ -10,7 +10,7 @@ import pytest
 from genai_prices import Usage, calc_price
 
 from agentwatch.core.tokens import Tokens
-from agentwatch.infra.prices import Override, PriceBook, data_version
+from agentwatch.infra.prices import Override, PriceBook, data_version, lookup
 
 MODELS = ["claude-sonnet-4-5-20250929", "claude-opus-4-5", "claude-haiku-4-5", "claude-opus-4-6"]
 FEB = datetime(2026, 2, 3, 10, 14, tzinfo=UTC)  # claude-opus-4-6 still has >200k tiers
@@ -181,3 +181,52 @@ def test_importing_the_cli_leaves_textual_and_genai_prices_out() -> None:
         "assert not loaded, loaded"
     )
     assert p.returncode == 0, p.stderr
+
+
+def test_wanted_names_each_model_and_day_the_price_data_is_needed_for() -> None:
+    book = PriceBook({"claude-haiku-4-5": Override(1.0, 2.0)})
+    feb, june = FEB.timestamp(), JUNE.timestamp()
+    book("claude-opus-4-5", feb)  # looked up already
+    asked = book.wanted(
+        [
+            ("claude-opus-4-6", feb),
+            ("claude-opus-4-6", feb + 3600),  # the same day: asked once
+            ("claude-opus-4-6", june),
+            ("claude-opus-4-5", feb),
+            ("claude-haiku-4-5", feb),  # overridden
+            ("unknown", feb),
+            ("<synthetic>", feb),
+            ("", feb),
+        ]
+    )
+    assert asked == [("claude-opus-4-6", feb), ("claude-opus-4-6", june)]
+
+
+def test_rates_looked_up_elsewhere_stand_in_for_the_price_data() -> None:
+    # What a scan worker sends back: the parent prices with it and never loads the data.
+    model = "claude-opus-4-6"
+    p = _fresh_python(
+        "import sys\n"
+        "from agentwatch.infra.prices import PriceBook\n"
+        "book = PriceBook()\n"
+        f"book.preload({lookup([(model, FEB.timestamp()), (model, JUNE.timestamp())])!r})\n"
+        f"feb, june = book({model!r}, {FEB.timestamp()}), book({model!r}, {JUNE.timestamp()})\n"
+        "assert 'genai_prices' not in sys.modules\n"
+        "print(repr((feb.input.base, feb.input.tiers, june.input.base, june.input.tiers)))"
+    )
+    assert p.returncode == 0, p.stderr
+    feb, june = PriceBook()(model, FEB.timestamp()), PriceBook()(model, JUNE.timestamp())
+    assert feb is not None
+    assert june is not None
+    assert feb.input.tiers != june.input.tiers  # (so the days are told apart)
+    expected = (feb.input.base, feb.input.tiers, june.input.base, june.input.tiers)
+    assert p.stdout.strip() == repr(expected)
+
+
+def test_an_override_outlasts_rates_looked_up_elsewhere() -> None:
+    model = "claude-haiku-4-5"
+    book = PriceBook({model: Override(1.0, 2.0)})
+    book.preload(lookup([(model, FEB.timestamp())]))
+    rates = book(model, FEB.timestamp())
+    assert rates is not None
+    assert rates.source == "config.toml"

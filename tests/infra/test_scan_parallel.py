@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 from agentwatch.core.signals import history_signals
@@ -232,3 +235,50 @@ def test_early_signals_skip_sessions_sharing_a_call_across_processes(tmp_path: P
     kept = {k.session_id for k in found}
     assert not shared & kept
     assert len(kept) == len(SCRIPTS) - 1
+
+
+_PRICED_ELSEWHERE = """
+import json, sys
+from pathlib import Path
+from agentwatch.core.tally import Tally
+from agentwatch.infra.files import ScanStats
+from agentwatch.infra.prices import Override, PriceBook
+from agentwatch.infra.scan import Root, scan_files
+from agentwatch.sources.claude_code import SOURCE
+
+book = PriceBook({"claude-haiku-4-5": Override(input=1.0, output=2.0)})
+tally = Tally(book)
+scan_files([Root(SOURCE, Path(sys.argv[1]))], tally, ScanStats(), workers=2, prices=book)
+costs = {str(k): [c.cost, c.estimate] for k, c in tally.calls.items()}
+print(json.dumps({"loaded": "genai_prices" in sys.modules, "costs": costs}))
+"""
+
+
+def test_a_two_process_scan_prices_every_call_without_loading_the_price_data(claude_tree):
+    # The price data costs some 40 MB once loaded: the worker looks the rates up for both
+    # processes. The costs must be what one process with the data gives, overrides included.
+    models = ["claude-sonnet-4-5-20250929", "claude-opus-4-6", "claude-haiku-4-5", "mystery-1"]
+    for n in range(4):
+        t = claude_tree.main(f"{n:08d}-0000-4000-8000-000000000000")
+        for i in range(6):
+            when = f"2026-0{2 + n}-{3 + i:02d}T10:00:00.000Z"  # rates are per model and day
+            model = models[(n + i) % len(models)]
+            t.assistant(f"m{n}-{i}", f"r{n}-{i}", usage(inp=9, out=90, cr=900), when, model=model)
+    p = subprocess.run(
+        [sys.executable, "-c", _PRICED_ELSEWHERE, str(claude_tree.root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["loaded"] is False
+    book = PriceBook({"claude-haiku-4-5": Override(input=1.0, output=2.0)})
+    one = Tally(book)
+    scan_files([Root(SOURCE, claude_tree.root)], one, ScanStats(), workers=1)
+    expected = {str(k): [c.cost, c.estimate] for k, c in one.calls.items()}
+    assert out["costs"] == expected
+    assert len(expected) == 24
+    assert sum(1 for cost, _ in expected.values() if cost is None) == 6  # mystery-1
+    assert len({cost for cost, _ in expected.values()}) == 4  # three models priced, one not

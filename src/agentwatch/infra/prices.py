@@ -6,6 +6,7 @@ import functools
 import importlib.util
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -84,6 +85,10 @@ def _rate(value: Any) -> Rate | None:
     return Rate(float(value.base), tiers)
 
 
+_UNPRICED = ("unknown", "<synthetic>")
+"""Model names that never have a price."""
+
+
 class PriceBook:
     """Rates per model and day. Thread-safe; genai-prices is imported on first use only."""
 
@@ -114,16 +119,33 @@ class PriceBook:
         return [[m, day, _plain(r) if r is not None else None] for (m, day), r in items]
 
     def preload(self, data: list[Any]) -> None:
-        """Take rates from `export` (made with the same price data and overrides)."""
+        """Take rates from `export` (made with the same price data, by this book or by one
+        in a scan worker); a model with an override keeps the override."""
         with self._lock:
             for m, day, r in data:
-                self._cache.setdefault((m, day), _unplain(r) if r is not None else None)
+                if m.lower() not in self._overrides:
+                    self._cache.setdefault((m, day), _unplain(r) if r is not None else None)
+
+    def wanted(self, pairs: Iterable[tuple[str, float | None]]) -> list[tuple[str, float]]:
+        """Which of these (model, time) pairs this book would need the price data for: one
+        pair per model and day not looked up yet (another process can look them up, with
+        `lookup`, and this one never load the data)."""
+        out: dict[tuple[str, int], float] = {}
+        cache, overrides = self._cache, self._overrides
+        for model, ts in pairs:
+            when = ts if ts is not None else time.time()
+            key = (model, int(when // 86400))
+            if key in cache or key in out or model in _UNPRICED or not model:
+                continue
+            if model.lower() not in overrides:
+                out[key] = when
+        return [(m, ts) for (m, _), ts in out.items()]
 
     def _lookup(self, model: str, ts: float | None) -> Rates | None:
         override = self._overrides.get(model.lower())
         if override is not None:
             return override.rates(model)
-        if model in ("unknown", "<synthetic>") or not model:
+        if model in _UNPRICED or not model:
             return None
         snap = self._load()
         try:
@@ -150,6 +172,15 @@ class PriceBook:
                 if rates is not None:
                     out.append((provider.id, rates))
         return out
+
+
+def lookup(pairs: Iterable[tuple[str, float]]) -> list[Any]:
+    """The price data's rates for these (model, time) pairs, as `PriceBook.export` gives
+    them (for a scan worker to answer `PriceBook.wanted`)."""
+    book = PriceBook()
+    for model, ts in pairs:
+        book(model, ts)
+    return book.export()
 
 
 def _rates_of(provider: Any, info: Any, when: datetime) -> Rates | None:

@@ -8,7 +8,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import resource_tracker
 from typing import Any
@@ -32,6 +32,7 @@ from agentwatch.infra.files import (
     predecessor,
 )
 from agentwatch.infra.index import IndexUnusableError, call_pieces, load_call_pieces
+from agentwatch.infra.prices import PriceBook, lookup
 from agentwatch.sources.base import FileRole
 
 __all__ = ["Progress", "Root", "ScanStats", "refresh", "scan", "scan_files"]
@@ -105,7 +106,10 @@ class EarlySignals:
 
 
 Found = tuple[Signal, list[Alert]]
-_JOB = msgspec.msgpack.Decoder(tuple[list[Any], float | None, Thresholds | None])
+_JOB = msgspec.msgpack.Decoder(tuple[list[Any], float | None, Thresholds | None, bool])
+_PAIRS = msgspec.msgpack.Decoder(list[tuple[str, float]])
+_RATES = msgspec.msgpack.Decoder(list[Any])
+_ENC = msgspec.msgpack.encode
 _FOUND = msgspec.msgpack.Decoder(list[tuple[str, str, Signal, list[Alert]]])
 
 
@@ -116,7 +120,7 @@ def _part(job: bytes) -> bytes:
 
 
 def _read_part(job: bytes) -> bytes:
-    dumped, now, th = _JOB.decode(job)
+    dumped, now, th, rates = _JOB.decode(job)
     files = [f for f in map(TrackedFile.load, dumped) if f is not None]
     tally, stats = Tally(), ScanStats()
     tally.begin_bulk()  # the parent prices and sums everything once, in `settle`
@@ -132,8 +136,17 @@ def _read_part(job: bytes) -> bytes:
             stats.dump(),
             stats.encode_activity(),
             [(str(k.agent), k.session_id, s, a) for k, (s, a) in found.items()],
+            lookup(PriceBook().wanted((c.model, c.ts) for c in tally.calls.values()))
+            if rates
+            else [],
         ]
     )
+
+
+def _rates(job: bytes) -> bytes:
+    """Worker process, after its part: the rates the parent wants (`PriceBook.wanted`), so
+    that the price data (some 40 MB once loaded) is loaded here and never in the parent."""
+    return msgspec.msgpack.encode(lookup(_PAIRS.decode(job)))
 
 
 def _model(
@@ -261,16 +274,19 @@ def scan_files(
     preview: Preview | None = None,
     now: float | None = None,
     early: EarlySignals | None = None,
+    prices: PriceBook | None = None,
 ) -> dict[str, TrackedFile]:
     """Read every claimed file to its current end; returns the files, ready to be read again.
 
     Big scans use a second process (both cores): each side builds a partial tally, then
     the parts are merged and settled, which gives the same result as one process. Files
     written in the last day are read first, by this process; `preview` then sees their
-    sessions (provisional: a call also found in older history may still move).
+    sessions (provisional: a call also found in older history may still move). With
+    `prices` (the tally's price book), a worker looks up the rates, so that this process
+    need not load the price data.
     """
     with gcpause.paused():
-        return _scan_files(roots, tally, stats, progress, workers, preview, now, early)
+        return _scan_files(roots, tally, stats, progress, workers, preview, now, early, prices)
 
 
 def _scan_files(
@@ -282,6 +298,7 @@ def _scan_files(
     preview: Preview | None,
     now: float | None,
     early: EarlySignals | None,
+    prices: PriceBook | None,
 ) -> dict[str, TrackedFile]:
     files = [TrackedFile.new(r.source, p, spec) for r in roots for p, spec in discover(r)]
     # Sidecars last, so they can name agents whose transcripts were already read.
@@ -322,7 +339,7 @@ def _scan_files(
     try:
         pool = ProcessPoolExecutor(max_workers=len(others), mp_context=ctx)
         futures = [
-            (part, pool.submit(_part, msgspec.msgpack.encode([[f.dump() for f in part], at, th])))
+            (part, pool.submit(_part, _ENC([[f.dump() for f in part], at, th, bool(prices)])))
             for part in others
         ]
     except Exception as exc:  # noqa: BLE001 (no worker to be had, e.g. under a TUI's stdio)
@@ -337,14 +354,20 @@ def _scan_files(
         if early is not None:  # (while the worker still reads)
             modelled.append(_model(tally, stats, early.now, early.thresholds))
         stats.encode_activity()  # compact: the worker's result is decoded beside it
-        tally.price_ahead()
+        if prices is None:
+            tally.price_ahead()
+        else:
+            _ask_rates(pool, prices, tally, futures)
         while futures:  # (a future holds its result: drop it, so `results` owns the bytes)
             part, fut = futures.pop(0)
             try:
-                results.append(fut.result())
+                if part:
+                    results.append(fut.result())
+                elif prices is not None:
+                    prices.preload(_RATES.decode(fut.result()))
             except Exception:  # noqa: BLE001 (a dead worker: its files are read here)
-                LOG.exception("scan worker failed; reading its files in-process")
-                left.extend(part)
+                LOG.exception("scan worker failed; doing its work in-process")
+                left.extend(part)  # (and rates not had are looked up here, when needed)
             del fut
     if left:
         rest, rest_stats = Tally(), ScanStats()
@@ -354,28 +377,55 @@ def _scan_files(
         tally.absorb(rest)
         stats.merge(rest_stats)
     while results:  # each part's bytes and decoded form are dropped before the next
-        modelled.append(_absorb_part(results, tally, tracked, stats))
+        modelled.append(_absorb_part(results, tally, tracked, stats, prices))
     tally.settle()
     if early is not None:
         _keep_final(early, tally, modelled)
     return tracked
 
 
+def _ask_rates(
+    pool: ProcessPoolExecutor,
+    prices: PriceBook,
+    tally: Tally,
+    futures: list[tuple[list[TrackedFile], Future[bytes]]],
+) -> None:
+    """Queue, behind the worker's part, the lookup of the rates this process's calls want."""
+    asked = prices.wanted((c.model, c.ts) for c in tally.calls.values())
+    if asked:
+        try:
+            futures.append(([], pool.submit(_rates, _ENC(asked))))
+        except Exception:  # noqa: BLE001 (a dead worker: the rates are looked up here)
+            LOG.warning("scan worker gone; looking up prices in-process")
+
+
 _PART = msgspec.msgpack.Decoder(
     tuple[
-        Any, list[bytes], Any, Any, list[ActivityEntry], list[tuple[str, str, Signal, list[Alert]]]
+        Any,
+        list[bytes],
+        Any,
+        Any,
+        list[ActivityEntry],
+        list[tuple[str, str, Signal, list[Alert]]],
+        list[Any],
     ]
 )
 """A worker's result; its calls stay encoded, in pieces, until the merge needs them."""
 
 
 def _absorb_part(
-    results: list[bytes], tally: Tally, tracked: dict[str, TrackedFile], stats: ScanStats
+    results: list[bytes],
+    tally: Tally,
+    tracked: dict[str, TrackedFile],
+    stats: ScanStats,
+    prices: PriceBook | None,
 ) -> tuple[dict[ThreadKey, Found], set[ThreadKey]]:
     """Merge the first of the workers' results into this process's tally, files and stats
     (it is taken off the list, so that its bytes are freed once decoded); returns the
     signals it modelled and the sessions it read anything of."""
-    sessions, calls, dumped, part_stats, activity, modelled = _PART.decode(results.pop(0))
+    sessions, calls, dumped, part_stats, activity, modelled, rates = _PART.decode(results.pop(0))
+    if prices is not None:
+        prices.preload(rates)
     partial = Tally()
     tally_state.load_sessions(partial, sessions)
     partial.defer_calls(functools.partial(load_call_pieces, calls))
@@ -456,10 +506,11 @@ def scan(
     progress: Progress | None = None,
     sleep: Callable[[float], None] = time.sleep,
     early: EarlySignals | None = None,
+    prices: PriceBook | None = None,
 ) -> ScanStats:
     """Read everything once; unterminated last lines count as skipped."""
     stats = ScanStats()
-    files = scan_files(roots, tally, stats, progress, early=early)
+    files = scan_files(roots, tally, stats, progress, early=early, prices=prices)
     if retry_torn(files, tally, stats, sleep) and early is not None:
         early.found.clear()  # a file read again after the modelling: model it all again
     for f in files.values():

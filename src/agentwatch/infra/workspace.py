@@ -98,7 +98,7 @@ class Workspace:
         self._early = early
         if self.no_cache:
             tally = Tally(self.prices)
-            return tally, scan(self.roots, tally, progress, early=early)
+            return tally, scan(self.roots, tally, progress, early=early, prices=self.prices)
         tally, files, stats = self.load_tracked(progress, early=early)
         if retry_torn(files, tally, stats) and early is not None:
             early.found.clear()  # a file read again after the modelling
@@ -142,7 +142,9 @@ class Workspace:
                 loaded = None
         if loaded is None:
             tally, stats = Tally(self.prices), ScanStats()
-            files = scan_files(self.roots, tally, stats, progress, preview=preview, early=early)
+            files = scan_files(
+                self.roots, tally, stats, progress, preview=preview, early=early, prices=self.prices
+            )
             changed = True
         if changed and not self.no_cache:
             try:
