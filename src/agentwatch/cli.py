@@ -435,6 +435,8 @@ def report(
             for k, s in zip(keys, rep.sessions, strict=True)
         }
     contexts = _contexts(tally, keys) if context else None
+    del tally  # (rendering reuses its memory: the document needs nothing more from it)
+    stats.activity = []
     doc = Export(
         rep,
         now,

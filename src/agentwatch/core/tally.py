@@ -158,6 +158,8 @@ class Tally:
         self._contested: dict[ThreadKey, set[tuple[str, ...]]] = {}
         self._dirty: set[ThreadKey] = set()
         self._bulk = False
+        self._alone: dict[ThreadKey, tuple[ThreadKey]] = {}
+        """One `(thread,)` per thread, shared by the calls only that thread holds."""
 
     def begin_bulk(self) -> None:
         """Bulk load: skip per-call pricing and sums (and events) until `settle` does them
@@ -331,6 +333,9 @@ class Tally:
         call = self.calls.get(rec.key)
         if call is None:
             cost, estimate = self._cost(rec.model, rec.ts, rec.tokens)
+            alone = self._alone.get(rec.thread)
+            if alone is None:
+                alone = self._alone[rec.thread] = (rec.thread,)
             call = Call(
                 rec.key,
                 rec.tokens,
@@ -339,7 +344,7 @@ class Tally:
                 rec.thread,
                 cost,
                 estimate,
-                (rec.thread,),
+                alone,
                 rec.message_id,
                 rec.request_id,
             )

@@ -207,13 +207,18 @@ def load_calls(pieces: Iterable[CallPiece]) -> dict[tuple[str, ...], Call]:
     out: dict[tuple[str, ...], Call] = {}
     keys: dict[tuple[str, str, str | None], ThreadKey] = {}  # shared by every piece
     models: dict[str, str] = {}  # one string per model name, not one per call
+    kinds: dict[str, str] = {}  # and per key kind ("cc", ...)
+    alones: dict[ThreadKey, tuple[ThreadKey]] = {}
     for piece in pieces:
         table = [
             keys.get(t) or keys.setdefault(t, ThreadKey(Agent(t[0]), t[1], t[2]))
             for t in piece.threads
         ]
+        alone = [alones.setdefault(k, (k,)) for k in table]  # shared by the calls it alone holds
         for r in piece.rows:
             key = r.key
+            if key:
+                key = (kinds.setdefault(key[0], key[0]), *key[1:])
             owner = table[r.owner]
             mid, rid = r.message_id, r.request_id
             # The ids usually repeat the key's own strings: keep one copy of each.
@@ -229,7 +234,7 @@ def load_calls(pieces: Iterable[CallPiece]) -> dict[tuple[str, ...], Call]:
                 owner,
                 r.cost,
                 r.estimate,
-                (owner,) if r.threads is None else tuple(table[i] for i in r.threads),
+                alone[r.owner] if r.threads is None else tuple(table[i] for i in r.threads),
                 mid,
                 rid,
             )
