@@ -23,7 +23,7 @@ from agentwatch.infra import gcpause
 from agentwatch.infra.files import ActivityEntry, Root, ScanStats, TrackedFile
 from agentwatch.sources.base import digest
 
-SCHEMA = 10
+SCHEMA = 11
 CALLS_CHUNK = 8192
 """Calls per separately encoded piece: loading decodes one piece at a time."""
 LAZY = ("calls", "activity")
