@@ -21,6 +21,8 @@ NEUTRAL_TOOLS = frozenset(
     {"TodoWrite", "TodoRead", "Task", "Agent", "ExitPlanMode", "EnterPlanMode", "AskUserQuestion"}
 )
 """Bookkeeping tools: no key argument to compare, so never a repetition."""
+SHOWN = 15
+"""How many of a session's latest outcomes and changed files a detail view shows."""
 SIG_MAX = 160
 _PRUNE_EVERY = 256
 _first = itemgetter(0)
@@ -205,6 +207,10 @@ class ThreadActivity:
         assert self.last_ts is not None
         return ts >= self.last_ts - self.retention_s
 
+    def forget_keys(self) -> None:
+        """Forget which API calls were seen (a later copy of one counts as a new call)."""
+        self._keys = {}
+
     def _prune(self) -> None:
         assert self.last_ts is not None
         horizon = self.last_ts - self.retention_s
@@ -317,6 +323,41 @@ class SessionActivity:
         out += t.humans[: bisect_right(t.humans, now)]
         out.sort()
         return out
+
+    @property
+    def last_ts(self) -> float | None:
+        """The latest event of any thread."""
+        lasts = [t.last_ts for t in self.threads.values() if t.last_ts is not None]
+        return max(lasts, default=None)
+
+    def forget_history(self, shown: int = SHOWN) -> None:
+        """For a dormant session (its last event long past every detector's reach): drop
+        the timed events, but for the `shown` latest outcomes and the changes that make its
+        `shown` latest changed files (what a detail view shows: `recent` and `changed` give
+        what they gave before). Totals, times, idle-burn windows and unmatched calls stay."""
+        threads = self.threads.values()
+        outs = sorted((o for t in threads for o in t.outcomes), key=_when)
+        kept = {id(o) for o in outs[-shown:]} if shown > 0 else set()
+        firsts: dict[str, tuple[float, str]] = {}
+        for c in sorted(c for t in threads for c in t.changes):
+            firsts.setdefault(c[1], c)
+        still = set(list(firsts.values())[-shown:]) if shown > 0 else set()
+        for t in threads:
+            t.outcomes = [o for o in t.outcomes if id(o) in kept]
+            t.changes = [c for c in t.changes if c in still]
+            t.usage, t.humans = [], []
+            t.forget_keys()
+
+    def recent(self, shown: int = SHOWN) -> list[Outcome]:
+        """The latest `shown` outcomes of every thread, oldest first."""
+        outs = sorted((o for t in self.threads.values() for o in t.outcomes), key=_when)
+        return outs[-shown:] if shown > 0 else []
+
+    def changed(self, shown: int = SHOWN) -> list[str]:
+        """The `shown` files whose first change (by an edit or write) is latest, oldest first."""
+        changes = sorted(c for t in self.threads.values() for c in t.changes)
+        paths = list(dict.fromkeys(path for _, path in changes))
+        return paths[-shown:] if shown > 0 else []
 
     def _window(self, ts: float) -> int:
         return int(ts // self.window_s)

@@ -9,6 +9,7 @@ the same `now` always gives the same alerts, with the same ids (docs/loop-detect
 from __future__ import annotations
 
 import hashlib
+import math
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -342,9 +343,17 @@ def evaluate(
         return []  # every run ended (by quiet time at the latest) before `since`: none is kept
     out: list[Alert] = []
     for t in activity.threads.values():
-        c = _Ctx(t, now, th, t.usage[: bisect_right(t.usage, now, key=_first)])
-        outs = t.outcomes[: bisect_right(t.outcomes, now, key=lambda o: o.ts)]
-        resets = activity.resets(t.key, now)
+        # Events past the thread's retention count as forgotten whether or not they were
+        # pruned yet (it prunes now and then), so the answer never depends on when it did.
+        past = _horizon(t, now)
+        usage = t.usage[
+            bisect_right(t.usage, past, key=_first) : bisect_right(t.usage, now, key=_first)
+        ]
+        c = _Ctx(t, now, th, usage)
+        outs = t.outcomes[
+            bisect_right(t.outcomes, past, key=_ts) : bisect_right(t.outcomes, now, key=_ts)
+        ]
+        resets = [r for r in activity.resets(t.key, now) if r > past]
         _repeats(c, outs, resets)
         _rereads(c, outs, resets)
         _idle(c, sorted([*resets, *(o.ts for o in outs)]))
@@ -353,6 +362,17 @@ def evaluate(
         out += c.out
     kept = [a for a in out if a.ended_at is None or a.ended_at >= since]
     return sorted(kept, key=lambda a: (a.started_at, a.alert_id))
+
+
+def _horizon(t: ThreadActivity, now: float) -> float:
+    """Events at or before this time are past the thread's retention as of `now`."""
+    if t.last_ts is None or math.isinf(t.retention_s):
+        return -math.inf
+    return min(now, t.last_ts) - t.retention_s
+
+
+def _ts(o: Outcome) -> float:
+    return o.ts
 
 
 def steady_until(alerts: Iterable[Alert], th: Thresholds = DEFAULTS) -> float:

@@ -32,15 +32,37 @@ def history_activity(
     sessions: SessionRecords,
     th: Thresholds,
     retention_s: float = math.inf,
+    dormant_before: float | None = None,
 ) -> Activity:
-    """The activity of every session, from the tool records and the deduplicated calls."""
+    """The activity of every session, from the tool records and the deduplicated calls.
+
+    A session whose last event is before `dormant_before` is slimmed as soon as it is built
+    (`SessionActivity.forget_history`): a live model keeps what detection and display can
+    still use, and never holds every session's whole history at once."""
     activity = Activity(th.window_s, retention_s=retention_s)
     calls_of = _calls_by_session(tally)
+
+    def one(key: ThreadKey, records: Iterable[ActivityRecord], calls: Iterable[Call]) -> None:
+        _feed(activity, records, calls)
+        if dormant_before is None:
+            return
+        sa = activity.sessions.get(key)
+        last = sa.last_ts if sa is not None else None
+        if sa is not None and last is not None and last < dormant_before:
+            sa.forget_history()
+
     for key, records in sessions:
-        _feed(activity, records, calls_of.pop(key, []))
-    for calls in calls_of.values():
-        _feed(activity, [], calls)
+        one(key, records, calls_of.pop(key, []))
+    for key, calls in calls_of.items():
+        one(key, [], calls)
     return activity
+
+
+def dormancy_line(now: float, th: Thresholds, retention_s: float) -> float:
+    """Sessions quiet since before this time are dormant: no detector reaches their events
+    (an alert ends `quiet_s` after its last event and is kept `keep_ended_s`; the detectors
+    look back `window_s`), nor does retention keep them."""
+    return now - max(retention_s, th.quiet_s + th.keep_ended_s, th.window_s)
 
 
 def _calls_by_session(tally: Tally) -> dict[ThreadKey, list[Call]]:

@@ -255,19 +255,16 @@ class Feed:
         }
         self.deliver(Snapshot(self._with_status(rep.sessions), self._headline(now), extras=extras))
 
-    def _extras(self, key: ThreadKey, most: int = 15) -> SessionExtras:
+    def _extras(self, key: ThreadKey) -> SessionExtras:
         sa = self.engine.activity.sessions.get(key)
         alerts = tuple(self.engine.alerts.get(key, {}).values())
         if sa is None:
             return SessionExtras((), (), alerts)
-        outcomes = sorted((o for t in sa.threads.values() for o in t.outcomes), key=lambda o: o.ts)
         recent = tuple(  # shown on screen and exported: a command's secrets stay out
             (o.ts, o.name, redact(o.target).text if o.target else o.target, o.ok)
-            for o in outcomes[-most:]
+            for o in sa.recent()
         )
-        changes = sorted(c for t in sa.threads.values() for c in t.changes)
-        changed = tuple(dict.fromkeys(path for _, path in changes))[-most:]
-        return SessionExtras(recent, changed, alerts)
+        return SessionExtras(recent, tuple(sa.changed()), alerts)
 
     def _with_status(self, sessions: tuple[SessionSummary, ...]) -> tuple[SessionSummary, ...]:
         """The engine knows more than the log times: a looping session says so."""

@@ -26,7 +26,7 @@ from agentwatch.core.events import (
     WarningEvent,
 )
 from agentwatch.core.records import ThreadKey
-from agentwatch.core.signals import history_activity
+from agentwatch.core.signals import dormancy_line, history_activity
 from agentwatch.core.status import SessionStatus
 from agentwatch.core.summary import status_of
 from agentwatch.core.tally import SessionInfo, Tally, UsageChange, session_last
@@ -124,12 +124,16 @@ class LiveEngine:
             self.tally, self.files, self.stats = loader()
         else:
             self.files = scan_files(self.roots, self.tally, self.stats, progress)
+        now = self.clock()
         self.activity = history_activity(
-            self.tally, self.stats.activity_by_session(), self.thresholds, DEFAULT_RETENTION_S
+            self.tally,
+            self.stats.activity_by_session(),
+            self.thresholds,
+            DEFAULT_RETENTION_S,
+            dormancy_line(now, self.thresholds, DEFAULT_RETENTION_S),
         )
         self.stats.activity = []  # kept in the activity model from here on
         self.stats.keep_activity = False
-        now = self.clock()
         for key, s in self.tally.sessions.items():
             self.alerts[key] = {a.alert_id: a for a in self._evaluate(key, now)}
             self._status[key] = self._status_now(key, s, now)
