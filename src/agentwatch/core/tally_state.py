@@ -102,20 +102,22 @@ def _unthread(v: Plain) -> ThreadInfo:
 
 def dump_sessions(tally: Tally) -> Plain:
     """Sessions, threads, accounts and sub-agent linkage."""
+    return [dump_session(s) for s in tally.sessions.values()]
+
+
+def dump_session(s: SessionInfo) -> Plain:
+    """One session of `dump_sessions`."""
     return [
+        _key(s.key),
+        s.rank_first,
+        s.rank_last,
+        _thread(s.main),
+        [_thread(t) for t in s.subagents.values()],
         [
-            _key(s.key),
-            s.rank_first,
-            s.rank_last,
-            _thread(s.main),
-            [_thread(t) for t in s.subagents.values()],
-            [
-                [i.agent_id, i.tool_use_id, i.agent_type, i.description, i.parent_agent_id]
-                for i in s.links.values()
-            ],
-            [[k, v[0], v[1]] for k, v in s.spawns.items()],
-        ]
-        for s in tally.sessions.values()
+            [i.agent_id, i.tool_use_id, i.agent_type, i.description, i.parent_agent_id]
+            for i in s.links.values()
+        ],
+        [[k, v[0], v[1]] for k, v in s.spawns.items()],
     ]
 
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -30,6 +30,7 @@ LAZY = ("calls", "activity")
 """The big parts of the state, in tables of their own (calls by piece, activity by session),
 read only when needed."""
 _ENC = msgspec.msgpack.Encoder()
+_T = TypeVar("_T")
 _DEC = msgspec.msgpack.Decoder()
 _PIECE = msgspec.msgpack.Decoder(tally_state.CallPiece)
 _SELECT_CALLS = "SELECT data FROM calls ORDER BY piece"
@@ -153,12 +154,12 @@ class Index:
         Each part is encoded just before it is written, so only one is in memory at a time.
         """
         generation = os.urandom(8).hex()
-        parts: list[tuple[str, Callable[[], bytes]]] = [
+        parts: list[tuple[str, Callable[[], bytes | bytearray]]] = [
             ("meta", lambda: _ENC.encode(fingerprint)),
             ("gen", lambda: _ENC.encode(generation)),
-            ("sessions", lambda: _ENC.encode(tally_state.dump_sessions(tally))),
+            ("sessions", lambda: _encoded_list(tally.sessions.values(), tally_state.dump_session)),
             ("total", lambda: _ENC.encode(tally_state.dump_total(tally))),
-            ("files", lambda: _ENC.encode([f.dump() for f in files.values()])),
+            ("files", lambda: _encoded_list(files.values(), TrackedFile.dump)),
             ("stats", lambda: _ENC.encode(stats.dump())),
             ("rates", lambda: _ENC.encode(rates)),
         ]
@@ -257,6 +258,15 @@ class Index:
         for suffix in ("", "-wal", "-shm"):
             with contextlib.suppress(OSError):
                 Path(str(self.path) + suffix).unlink()
+
+
+def _encoded_list(items: Collection[_T], dump: Callable[[_T], Any]) -> bytearray:
+    """`[dump(x) for x in items]`, encoded one item at a time into one msgpack array, so
+    that the plain form of every item is never in memory at once."""
+    out = bytearray(b"\xdd" + len(items).to_bytes(4, "big"))  # (array 32)
+    for x in items:
+        _ENC.encode_into(dump(x), out, -1)
+    return out
 
 
 def _encoded_pieces(calls: Iterable[Call]) -> Iterator[bytes]:

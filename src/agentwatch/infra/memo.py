@@ -172,7 +172,8 @@ def save(
     if at < 0 or any("\n" in p[0] for p in taken):
         return False
     cut = at + len(b'"generated_at": "')
-    head, tail = document[:cut], document[cut + len(stamp) :]
+    view = memoryview(document)  # (written in parts: no copy of a document of megabytes)
+    head, tail = view[:cut], view[cut + len(stamp) :]
     lines = [
         f"- - - {path}" if ino is None else f"{ino} {size} {ctime} {path}"
         for path, ino, size, ctime in taken
@@ -180,7 +181,7 @@ def save(
     block = "".join(f"{ln}\n" for ln in lines).encode("utf-8", "surrogateescape")
     name = key.encode("utf-8", "surrogateescape")
     top = f"AWMEMO {FORMAT} {made_at!r} {valid_until!r} {len(name)} {len(block)}"
-    blob = f"{top} {len(head)} {len(tail)}\n".encode() + name + block + head + tail
+    parts = (f"{top} {len(head)} {len(tail)}\n".encode() + name + block, head, tail)
     import contextlib  # noqa: PLC0415 (not needed to replay)
     import tempfile  # noqa: PLC0415 (not needed to replay)
 
@@ -189,7 +190,8 @@ def save(
         fd, tmp = tempfile.mkstemp(prefix=".memo-", dir=folder)
         try:
             with os.fdopen(fd, "wb") as fh:
-                fh.write(blob)
+                for part in parts:
+                    fh.write(part)
             os.replace(tmp, _file(folder, key))
         except BaseException:
             with contextlib.suppress(OSError):
