@@ -319,3 +319,22 @@ def test_price_ahead_looks_up_every_call_before_the_settle() -> None:
     assert asked == []
     tally.price_ahead()
     assert sorted(asked) == [("model-a", 100.0), ("model-b", 200.0)]
+
+
+def test_the_total_after_a_bulk_load_is_summed_on_demand_and_then_kept_live() -> None:
+    tally = Tally(prices)
+    tally.begin_bulk()
+    tally.apply([seen(A, 0, 60), seen(B, 10, 90), seen(A_SUB, 5, 20, main=False)])
+    tally.apply(
+        [use(A, "k1", output=100), use(B, "k2", HAIKU, output=40), use(A_SUB, "k3", input=7)]
+    )
+    tally.settle()
+    # Calls arriving live after the load: one grows, one moves the total only through its owner.
+    tally.apply([use(B, "k2", HAIKU, output=65), use(A, "k4", cache_read=1000)])
+    accounts = [s.main.account for s in tally.sessions.values()]
+    accounts += [t.account for s in tally.sessions.values() for t in s.subagents.values()]
+    assert tally.total.tokens == sum((a.tokens for a in accounts), ZERO)
+    assert tally.total.tokens == Tokens(input=7, output=165, cache_read=1000)
+    assert tally.total.calls == 4
+    assert tally.total.cost == pytest.approx(sum(a.cost for a in accounts))
+    assert tally.total.by_model[HAIKU] == Tokens(output=65)

@@ -153,13 +153,28 @@ class Tally:
         self._calls: dict[tuple[str, ...], Call] | None = {}
         self._calls_loader: Callable[[], dict[tuple[str, ...], Call]] | None = None
         self.sessions: dict[ThreadKey, SessionInfo] = {}
-        self.total = Account()
-        """Every call, whoever owns it (the headline figures)."""
+        self._total: Account | None = Account()
+        self._owners: list[ThreadKey] = []  # (whose accounts make the total, in order)
         self._contested: dict[ThreadKey, set[tuple[str, ...]]] = {}
         self._dirty: set[ThreadKey] = set()
         self._bulk = False
         self._alone: dict[ThreadKey, tuple[ThreadKey]] = {}
         """One `(thread,)` per thread, shared by the calls only that thread holds."""
+
+    @property
+    def total(self) -> Account:
+        """Every call, whoever owns it (the headline figures). After a bulk load it is
+        summed from the thread accounts when first asked for (a report never asks)."""
+        if self._total is None:
+            total = Account()
+            for owner in self._owners:
+                total.merge(self.thread(owner).account)
+            self._total, self._owners = total, []
+        return self._total
+
+    @total.setter
+    def total(self, value: Account) -> None:
+        self._total, self._owners = value, []
 
     def begin_bulk(self) -> None:
         """Bulk load: skip per-call pricing and sums (and events) until `settle` does them
@@ -267,7 +282,6 @@ class Tally:
             for t in s.subagents.values():
                 t.account = Account()
         self._contested.clear()
-        self.total = Account()
         owned: dict[ThreadKey, list[Call]] = {}
         for call in self.calls.values():
             if len(call.threads) > 1:
@@ -279,9 +293,8 @@ class Tally:
                 mine = owned[call.owner] = []
             mine.append(call)
         for owner, calls in owned.items():  # each account summed in one pass
-            account = self.thread(owner).account
-            account.add_all(calls)
-            self.total.merge(account)
+            self.thread(owner).account.add_all(calls)
+        self._total, self._owners = None, list(owned)
 
     # ---- records ----------------------------------------------------------------------------
     def _seen(self, rec: ThreadSeen) -> None:
@@ -401,8 +414,9 @@ class Tally:
     def _credit(self, call: Call, sign: int, *, emit: bool = True) -> None:
         if self._bulk:
             return
+        total = self.total  # (summed first where settle left it to be: before this call moves)
         self.thread(call.owner).account.add(call, sign)
-        self.total.add(call, sign)
+        total.add(call, sign)
         if emit and self.on_change is not None:
             delta = call.tokens if sign > 0 else Tokens() - call.tokens
             self.on_change(UsageChange(call.owner, call, delta, call.ts))
