@@ -6,7 +6,15 @@ import math
 
 import pytest
 
-from agentwatch.core.activity import SIG_MAX, Activity, SessionActivity, ThreadActivity, signature
+from agentwatch.core.activity import (
+    DEFAULT_RETENTION_S,
+    SIG_MAX,
+    Activity,
+    SessionActivity,
+    ThreadActivity,
+    signature,
+)
+from agentwatch.core.detectors import evaluate
 from agentwatch.core.records import (
     Agent,
     HumanTurn,
@@ -16,6 +24,7 @@ from agentwatch.core.records import (
     ToolResult,
     UsageRecord,
 )
+from agentwatch.core.thresholds import Thresholds
 from agentwatch.core.tokens import Tokens
 
 T0 = 1_770_112_800.0
@@ -142,3 +151,33 @@ def test_idle_burn_counts_whole_windows_without_a_change() -> None:
     s.add_usage(S, T0 + 1210, 50)  # window C: the current one, no change yet
     assert s.idle_burn(T0 + 1199) == (100, 400)
     assert s.idle_burn(T0 + 1220) == (150, 450)
+
+
+def test_a_session_wakes_up_to_the_same_alerts_whole_pruned_or_slimmed() -> None:
+    # Events past a thread's retention count as forgotten whether the model still holds
+    # them (not pruned yet), pruned them, or dropped them when the session lay dormant.
+    th = Thresholds(unattended=True)
+
+    def history() -> Activity:
+        act = Activity(th.window_s, DEFAULT_RETENTION_S)
+        act.feed([ToolCall(S, T0 + 50, "c1", "Bash", "ls"), HumanTurn(S, T0 + 100)])
+        for i in range(5):
+            act.add_usage(S, T0 + 200 + i * 60, 1000, ("old", i))
+        return act
+
+    whole, pruned, slim = history(), history(), history()
+    slim.sessions[S].forget_history()
+    gap = 2 * 86400.0
+    for act in (whole, pruned, slim):  # tokens flow for 3 h with nobody there, then someone is
+        for i in range(180):
+            act.add_usage(S, T0 + gap + i * 60, 1000, ("new", i))
+        act.feed([HumanTurn(S, T0 + gap + 3 * 3600 + 60)])
+    pruned.sessions[S].threads[S].forget_keys()  # (as a long-running model would have)
+    pruned.sessions[S].threads[S]._prune()
+    now = T0 + gap + 3 * 3600 + 120
+    got = [
+        [a.to_contract(str) for a in evaluate(act.sessions[S], now, th)]
+        for act in (whole, pruned, slim)
+    ]
+    assert got[0] == got[1] == got[2]
+    assert [a["kind"] for a in got[0]] == ["unattended"]

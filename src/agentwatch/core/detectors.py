@@ -358,7 +358,7 @@ def evaluate(
         _rereads(c, outs, resets)
         _idle(c, sorted([*resets, *(o.ts for o in outs)]))
         if th.unattended and t.key.agent_id is None:
-            _unattended(c, t.humans[: bisect_right(t.humans, now)])
+            _unattended(c, t.humans[bisect_right(t.humans, past) : bisect_right(t.humans, now)])
         out += c.out
     kept = [a for a in out if a.ended_at is None or a.ended_at >= since]
     return sorted(kept, key=lambda a: (a.started_at, a.alert_id))

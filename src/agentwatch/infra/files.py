@@ -234,7 +234,17 @@ def _join(chunks: list[_Chunk]) -> list[ActivityRecord]:
         return chunks[0]
     out: list[ActivityRecord] = []
     for c in chunks:
-        out.extend(ACTIVITY.decode(zlib.decompress(c)) if isinstance(c, builtins.bytes) else c)
+        out.extend(ACTIVITY.decode(_inflate(c)) if isinstance(c, builtins.bytes) else c)
+    return out
+
+
+def _inflate(blob: builtins.bytes) -> builtins.bytes:
+    """`_encode`'s records back; raises zlib.error for a blob that is cut short or has
+    anything after its end."""
+    d = zlib.decompressobj()
+    out = d.decompress(blob)
+    if not d.eof or d.unused_data:
+        raise zlib.error("damaged activity records")
     return out
 
 
