@@ -274,6 +274,34 @@ def test_many_calls_are_stored_in_pieces_and_come_back_whole(tmp_path: Path) -> 
     assert call.owner is got[("cc", "m2", "r")].owner
 
 
+def test_big_parts_are_stored_in_rows_and_come_back_whole(tmp_path: Path) -> None:
+    from agentwatch.core import tally_state  # noqa: PLC0415
+    from agentwatch.core.records import Agent, ThreadKey, ThreadSeen, UsageRecord  # noqa: PLC0415
+    from agentwatch.core.tally import Tally  # noqa: PLC0415
+    from agentwatch.core.tokens import Tokens  # noqa: PLC0415
+    from agentwatch.infra.files import ScanStats  # noqa: PLC0415
+    from agentwatch.infra.index import BLOB_PART, Index  # noqa: PLC0415
+
+    tally = Tally()
+    for i in range(4000):  # sessions enough for more than one row
+        t = ThreadKey(Agent.CLAUDE_CODE, f"{i:08d}-0000-4000-8000-000000000000")
+        seen = ThreadSeen(t, f"/logs/{i}.jsonl", True, 1e9 + i, 1e9 + i + 60, f"/home/dev/p{i}")
+        tally.apply([seen, UsageRecord(t, ("cc", f"m{i}", "r"), "m", 1e9 + i, Tokens(i, 1))])
+    idx = Index(tmp_path, [])
+    idx.save({"v": 1}, tally, {}, ScanStats(), {})
+    db = sqlite3.connect(idx.path)
+    rows = dict(db.execute("SELECT name, length(data) FROM blobs"))
+    db.close()
+    parts = sorted(n for n in rows if n.startswith("sessions#"))
+    assert len(parts) > 1
+    assert "sessions" not in rows
+    assert max(rows.values()) <= BLOB_PART
+    back = Index(tmp_path, []).load({"v": 1}, [], lambda _m, _t: None)
+    assert back is not None
+    assert tally_state.dump_sessions(back.tally) == tally_state.dump_sessions(tally)
+    assert back.tally.total.tokens == tally.total.tokens
+
+
 def test_signals_cached_by_a_report_that_raced_another_save_are_not_reused(
     claude_tree: ClaudeTree, tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
@@ -345,6 +373,8 @@ def test_damaged_calls_found_after_the_load_say_so_in_one_line_and_go(
     [
         "UPDATE activity SET data = 'text, not bytes'",
         "UPDATE activity SET data = x'91c401c1'",  # bytes, but not activity records
+        "UPDATE activity SET data = CAST(data || x'00' AS BLOB)",  # records, then more
+        "UPDATE activity SET data = substr(data, 1, length(data) - 1)",  # cut short
         "UPDATE activity SET agent = 'no-such-agent'",
     ],
 )

@@ -23,7 +23,7 @@ from agentwatch.infra import gcpause
 from agentwatch.infra.files import ActivityEntry, Root, ScanStats, TrackedFile
 from agentwatch.sources.base import digest
 
-SCHEMA = 11
+SCHEMA = 12
 CALLS_CHUNK = 8192
 """Calls per separately encoded piece: loading decodes one piece at a time."""
 LAZY = ("calls", "activity")
@@ -100,7 +100,7 @@ class Index:
                 # One read snapshot: the big parts (calls, activity) are fetched from it only
                 # when needed, and a warm start with nothing new never reads them at all.
                 db.execute("BEGIN")
-                rows = dict(db.execute("SELECT name, data FROM blobs"))
+                rows = _joined(db.execute("SELECT name, data FROM blobs"))
             except BaseException:
                 db.close()
                 raise
@@ -171,7 +171,7 @@ class Index:
                 for table in ("blobs", *LAZY):
                     db.execute(f"DELETE FROM {table}")  # noqa: S608 (fixed names)
                 for name, encode in parts:
-                    db.execute("INSERT INTO blobs VALUES (?, ?)", (name, encode()))
+                    db.executemany("INSERT INTO blobs VALUES (?, ?)", _split(name, encode()))
                 db.executemany(
                     "INSERT INTO calls VALUES (?, ?)",
                     enumerate(_encoded_pieces(tally.calls.values())),
@@ -258,6 +258,37 @@ class Index:
         for suffix in ("", "-wal", "-shm"):
             with contextlib.suppress(OSError):
                 Path(str(self.path) + suffix).unlink()
+
+
+BLOB_PART = 512 * 1024
+"""A bigger blob is stored in parts (`name#0`, `name#1`, ...): SQLite copies the value it
+is given and builds its record beside it, so a saving process holds a few parts' worth."""
+
+
+def _split(name: str, data: bytes | bytearray) -> Iterator[tuple[str, bytes | memoryview]]:
+    if len(data) <= BLOB_PART:
+        yield name, bytes(data)
+        return
+    view = memoryview(data)
+    for i, at in enumerate(range(0, len(data), BLOB_PART)):
+        yield f"{name}#{i}", view[at : at + BLOB_PART]
+
+
+def _joined(rows: Iterable[tuple[str, bytes]]) -> dict[str, bytes]:
+    """Blobs by name, the parts of a split one joined in order. Raises ValueError for a
+    part with no number."""
+    out: dict[str, bytes] = {}
+    split: dict[str, list[tuple[int, bytes]]] = {}
+    for name, data in rows:
+        base, mark, n = name.partition("#")
+        if mark:
+            split.setdefault(base, []).append((int(n), data))
+        else:
+            out[name] = data
+    for base, parts in split.items():
+        parts.sort()
+        out[base] = b"".join(d for _, d in parts)
+    return out
 
 
 def _encoded_list(items: Collection[_T], dump: Callable[[_T], Any]) -> bytearray:
