@@ -157,11 +157,11 @@ def _load(ws: Workspace, signals_at: float | None = None) -> tuple[Tally, ScanSt
             click.echo(f"agentwatch: note: {note}", err=True)
 
 
-def write_out(data: bytes | str, what: str) -> None:
+def write_out(data: bytes | bytearray | str, what: str) -> None:
     """Write a command's output to stdout. A stdout that cannot take it (none, closed, a
     full disk) ends the command with one line naming `what`; a closed pipe ends it quietly."""
     try:
-        if isinstance(data, bytes):
+        if isinstance(data, bytes | bytearray):
             sys.stdout.buffer.write(data)
         else:
             sys.stdout.write(data)
@@ -497,7 +497,7 @@ def _keep(
     rep: Report,
     stats: ScanStats,
     now: float,
-    data: bytes,
+    data: bytes | bytearray,
     folders: list[memo.Probe],
 ) -> None:
     """Save a memo of this report, valid until a session would turn idle or an alert close."""

@@ -163,7 +163,7 @@ def save(
     made_at: float,
     valid_until: float,
     taken: list[Probe],
-    document: bytes,
+    document: bytes | bytearray,
 ) -> bool:
     """Keep `document` (rendered at `made_at`) for `key`; False when it has no `generated_at`
     to renew or cannot be written. Old memos beyond `KEEP` are removed."""

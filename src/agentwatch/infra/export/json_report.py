@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from agentwatch.core.accounts import Account
@@ -102,14 +102,27 @@ def report(
     signals: Mapping[ThreadKey, tuple[dict[str, Any], list[dict[str, Any]]]] | None = None,
 ) -> dict[str, Any]:
     """The whole `report --json` document."""
+    doc = head(rep, stats, now)
+    doc["sessions"] = list(sessions(rep, signals))
+    return doc
+
+
+def sessions(
+    rep: Report,
+    signals: Mapping[ThreadKey, tuple[dict[str, Any], list[dict[str, Any]]]] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """The document's SESSION entries, one at a time."""
     sig = signals or {}
+    for s in rep.sessions:
+        yield session(s, sig.get(ThreadKey(s.agent, s.session_id), (None, []))[0])
+
+
+def head(rep: Report, stats: ScanStats, now: float) -> dict[str, Any]:
+    """The document with an empty `sessions` list (in its place)."""
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": iso(now),
-        "sessions": [
-            session(s, sig.get(ThreadKey(s.agent, s.session_id), (None, []))[0])
-            for s in rep.sessions
-        ],
+        "sessions": [],
         "totals": {"tokens": tokens(rep.totals.tokens), **costs(rep.totals)},
         "skipped": {
             "lines": stats.lines_skipped,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from typing import Any
 
 import msgspec
@@ -47,28 +48,63 @@ class _Printable(io.StringIO):
 def json_doc(doc: Export) -> dict[str, Any]:
     """`report --json`: the contract document, with `groups` only under `--by` and each
     session's `text` only under `--include-text`."""
-    base = json_report.report(doc.report, doc.stats or ScanStats(), doc.now, doc.signals)
+    out = json_head(doc)
+    out["sessions"] = list(json_sessions(doc))
+    return out
+
+
+def json_head(doc: Export) -> dict[str, Any]:
+    """`json_doc` with an empty `sessions` list in its place."""
+    base = json_report.head(doc.report, doc.stats or ScanStats(), doc.now)
     out: dict[str, Any] = {}
     for k, v in base.items():
         if k == "skipped" and doc.groups is not None:
             out["groups"] = [group_json(g) for g in doc.groups]
         out[k] = v
     if doc.texts is not None:
-        for s, entry in zip(doc.report.sessions, out["sessions"], strict=True):
-            text = doc.texts.get(key_of(s))
-            entry["text"] = [t.to_json() for t in text.entries] if text else []
-            entry["text_omitted"] = text.omitted if text else 0
         out["text"] = {
             "included": True,
             "redacted": doc.redacted,
             "secrets_redacted": sum(t.secrets for t in doc.texts.values()),
         }
+    return out
+
+
+def json_sessions(doc: Export) -> Iterator[dict[str, Any]]:
+    """`json_doc`'s sessions, one at a time."""
     if doc.contexts is not None:
         from agentwatch.infra.context import summary_json  # noqa: PLC0415
-
-        for s, entry in zip(doc.report.sessions, out["sessions"], strict=True):
+    entries = json_report.sessions(doc.report, doc.signals)
+    for s, entry in zip(doc.report.sessions, entries, strict=True):
+        if doc.texts is not None:
+            text = doc.texts.get(key_of(s))
+            entry["text"] = [t.to_json() for t in text.entries] if text else []
+            entry["text_omitted"] = text.omitted if text else 0
+        if doc.contexts is not None:
             rep = doc.contexts.get(key_of(s))
             entry["context_est"] = summary_json(rep) if rep is not None else None
+        yield entry
+
+
+_SESSIONS = b'\n  "sessions": []'
+_INDENT = b"\n    "  # (JSON text holds no raw newline: each one is formatting)
+
+
+def render_json(doc: Export) -> bytearray:
+    """`json_doc` as `msgspec.json.format(..., indent=2)` writes it, and a newline, built
+    one session at a time: the whole tree and two copies of the text are never in memory
+    together (on a gigabyte of history that was 10 MiB at the peak)."""
+    text = msgspec.json.format(msgspec.json.encode(json_head(doc)), indent=2)
+    at = text.index(_SESSIONS) + len(_SESSIONS) - 2  # (the top level's: indented once)
+    out = bytearray(text[:at])
+    sep = b"[" + _INDENT
+    for entry in json_sessions(doc):
+        out += sep
+        out += msgspec.json.format(msgspec.json.encode(entry), indent=2).replace(b"\n", _INDENT)
+        sep = b"," + _INDENT
+    out += b"[]" if sep.startswith(b"[") else b"\n  ]"
+    out += text[at + 2 :]
+    out += b"\n"
     return out
 
 
@@ -93,10 +129,12 @@ def context_lines(doc: Export, *, markdown: bool) -> list[str]:
     return out
 
 
-def render(fmt: str, doc: Export, palette: Palette | None = None, width: int = 160) -> bytes:
+def render(
+    fmt: str, doc: Export, palette: Palette | None = None, width: int = 160
+) -> bytes | bytearray:
     """The document in `fmt` (one of `FORMATS`), UTF-8."""
     if fmt == "json":
-        return msgspec.json.format(msgspec.json.encode(json_doc(doc)), indent=2) + b"\n"
+        return render_json(doc)
     # Text formats reach terminals (stdout) and viewers: no control character from a log
     # survives in them (JSON escapes its own).
     if fmt == "csv":

@@ -16,7 +16,7 @@ class OutputError(Exception):
     """The output file could not be written; the message is fit for the user."""
 
 
-def _temp(folder: Path, name: str, data: bytes) -> Path:
+def _temp(folder: Path, name: str, data: bytes | bytearray) -> Path:
     """The data in a fresh 0600 file beside the target, flushed to disk."""
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
     try:
@@ -35,7 +35,7 @@ def _why(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def write_atomic(path: Path, data: bytes, *, force: bool = False) -> Path:
+def write_atomic(path: Path, data: bytes | bytearray, *, force: bool = False) -> Path:
     """Write `data` to `path` so that readers see the old file or the whole new one.
 
     The file gets mode 0600 (exports can hold prompts and paths). Without `force` an existing
