@@ -176,6 +176,12 @@ class Tally:
     def total(self, value: Account) -> None:
         self._total, self._owners = value, []
 
+    def total_from_threads(self) -> None:
+        """Leave `total` to be summed from every thread's account when first asked for (a
+        tally restored from its sessions)."""
+        owners = [t.key for s in self.sessions.values() for t in (s.main, *s.subagents.values())]
+        self._total, self._owners = None, owners
+
     def begin_bulk(self) -> None:
         """Bulk load: skip per-call pricing and sums (and events) until `settle` does them
         once; a streamed call that grows five times is then credited once, not five."""

@@ -137,16 +137,6 @@ def load_sessions(tally: Tally, data: Plain) -> None:
         tally.sessions[s.key] = s
 
 
-def dump_total(tally: Tally) -> Plain:
-    """The all-calls account (kept, so a warm start need not add every thread up)."""
-    return _account(tally.total)
-
-
-def load_total(tally: Tally, data: Plain) -> None:
-    """Restore `dump_total`."""
-    tally.total = _unaccount(data)
-
-
 class CallRow(msgspec.Struct, array_like=True, gc=False):
     """One call of a `CallPiece`; threads are indices into the piece's thread table."""
 

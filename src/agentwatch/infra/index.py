@@ -23,7 +23,7 @@ from agentwatch.infra import gcpause
 from agentwatch.infra.files import ActivityEntry, Root, ScanStats, TrackedFile
 from agentwatch.sources.base import digest
 
-SCHEMA = 12
+SCHEMA = 13
 CALLS_CHUNK = 8192
 """Calls per separately encoded piece: loading decodes one piece at a time."""
 LAZY = ("calls", "activity")
@@ -112,7 +112,7 @@ class Index:
             self._reader, self._lazy = db, set(LAZY)
             tally = Tally(price)
             tally_state.load_sessions(tally, _DEC.decode(rows["sessions"]))
-            tally_state.load_total(tally, _DEC.decode(rows["total"]))
+            tally.total_from_threads()  # (summed if asked for: a report never does)
             tally.defer_calls(self._load_calls)
             files: dict[str, TrackedFile] = {}
             for v in _DEC.decode(rows["files"]):
@@ -151,17 +151,17 @@ class Index:
     ) -> None:
         """Replace the saved state in one transaction. Raises IndexUnusableError.
 
-        Each part is encoded just before it is written, so only one is in memory at a time.
+        Each part is encoded just before it is written, so only one is in memory at a time
+        (the long lists, sessions and files, a row's worth at a time).
         """
         generation = os.urandom(8).hex()
-        parts: list[tuple[str, Callable[[], bytes | bytearray]]] = [
-            ("meta", lambda: _ENC.encode(fingerprint)),
-            ("gen", lambda: _ENC.encode(generation)),
-            ("sessions", lambda: _encoded_list(tally.sessions.values(), tally_state.dump_session)),
-            ("total", lambda: _ENC.encode(tally_state.dump_total(tally))),
-            ("files", lambda: _encoded_list(files.values(), TrackedFile.dump)),
-            ("stats", lambda: _ENC.encode(stats.dump())),
-            ("rates", lambda: _ENC.encode(rates)),
+        parts: list[Callable[[], Iterable[tuple[str, bytes | memoryview]]]] = [
+            lambda: _split("meta", _ENC.encode(fingerprint)),
+            lambda: _split("gen", _ENC.encode(generation)),
+            lambda: _list_rows("sessions", tally.sessions.values(), tally_state.dump_session),
+            lambda: _list_rows("files", files.values(), TrackedFile.dump),
+            lambda: _split("stats", _ENC.encode(stats.dump())),
+            lambda: _split("rates", _ENC.encode(rates)),
         ]
         try:
             db = self._connect()
@@ -170,8 +170,8 @@ class Index:
                 # Everything goes, the cached loop signals too: they belong to the old state.
                 for table in ("blobs", *LAZY):
                     db.execute(f"DELETE FROM {table}")  # noqa: S608 (fixed names)
-                for name, encode in parts:
-                    db.executemany("INSERT INTO blobs VALUES (?, ?)", _split(name, encode()))
+                for rows in parts:
+                    db.executemany("INSERT INTO blobs VALUES (?, ?)", rows())
                 db.executemany(
                     "INSERT INTO calls VALUES (?, ?)",
                     enumerate(_encoded_pieces(tally.calls.values())),
@@ -291,13 +291,20 @@ def _joined(rows: Iterable[tuple[str, bytes]]) -> dict[str, bytes]:
     return out
 
 
-def _encoded_list(items: Collection[_T], dump: Callable[[_T], Any]) -> bytearray:
-    """`[dump(x) for x in items]`, encoded one item at a time into one msgpack array, so
-    that the plain form of every item is never in memory at once."""
-    out = bytearray(b"\xdd" + len(items).to_bytes(4, "big"))  # (array 32)
+def _list_rows(
+    name: str, items: Collection[_T], dump: Callable[[_T], Any]
+) -> Iterator[tuple[str, bytes]]:
+    """`[dump(x) for x in items]` as one msgpack array in numbered rows (`_split`'s), each
+    item encoded in turn: neither the plain form of every item nor the whole text is ever
+    in memory at once."""
+    buf = bytearray(b"\xdd" + len(items).to_bytes(4, "big"))  # (array 32)
+    n = 0
     for x in items:
-        _ENC.encode_into(dump(x), out, -1)
-    return out
+        _ENC.encode_into(dump(x), buf, -1)
+        if len(buf) >= BLOB_PART:
+            yield f"{name}#{n}", bytes(buf)
+            buf, n = bytearray(), n + 1
+    yield f"{name}#{n}", bytes(buf)
 
 
 def _encoded_pieces(calls: Iterable[Call]) -> Iterator[bytes]:
