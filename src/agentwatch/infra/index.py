@@ -24,7 +24,7 @@ from agentwatch.infra.files import ActivityEntry, Root, ScanStats, TrackedFile
 from agentwatch.sources.base import digest
 
 SCHEMA = 13
-CALLS_CHUNK = 8192
+CALLS_CHUNK = 4096
 """Calls per separately encoded piece: loading decodes one piece at a time."""
 LAZY = ("calls", "activity")
 """The big parts of the state, in tables of their own (calls by piece, activity by session),
