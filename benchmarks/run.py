@@ -108,7 +108,7 @@ def build(gen: Path, out: Path, size_mb: float, force: bool) -> None:
             break
         except subprocess.TimeoutExpired:
             say(f"  gen_corpus build hung (attempt {attempt}, over {limit:g} s); trying again")
-            if not force and (out / "manifest.json").exists():
+            if "--force" not in argv:  # (what the hung build left is to be replaced)
                 argv.append("--force")
     else:
         sys.exit("gen_corpus build hung three times")

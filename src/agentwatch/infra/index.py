@@ -112,7 +112,7 @@ class Index:
             self._reader, self._lazy = db, set(LAZY)
             tally = Tally(price)
             tally_state.load_sessions(tally, _DEC.decode(rows["sessions"]))
-            tally.total_from_threads()  # (summed if asked for: a report never does)
+            tally.total_from_threads()  # (summed when first needed: a live call, a headline)
             tally.defer_calls(self._load_calls)
             files: dict[str, TrackedFile] = {}
             for v in _DEC.decode(rows["files"]):
@@ -285,8 +285,8 @@ def _joined(rows: Iterable[tuple[str, bytes]]) -> dict[str, bytes]:
             split.setdefault(base, []).append((int(n), data))
         else:
             out[name] = data
-    for base, parts in split.items():
-        parts.sort()
+    for base in list(split):  # (each one's parts dropped once joined)
+        parts = sorted(split.pop(base))
         out[base] = b"".join(d for _, d in parts)
     return out
 
