@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import sys
 from bisect import bisect_right, insort
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
@@ -186,7 +187,8 @@ class ThreadActivity:
         target = " ".join(call.target.split()) if call.target is not None else None
         called = call.ts if call.ts is not None and call.ts <= ts else ts
         sig = signature(call.name, call.target)
-        out = Outcome(ts, called, call.name, sig, target, result.ok, result.digest)
+        name = sys.intern(call.name)  # (a few tool names, decoded afresh for every record)
+        out = Outcome(ts, called, name, sig, target, result.ok, result.digest)
         insort(self.outcomes, out, key=_when)
         return out
 
@@ -347,6 +349,8 @@ class SessionActivity:
             t.changes = [c for c in t.changes if c in still]
             t.usage, t.humans = [], []
             t.forget_keys()
+        if self._win_tokens:  # every window into the idle-burn totals
+            self._fold(max(self._win_tokens) + 1)
 
     def recent(self, shown: int = SHOWN) -> list[Outcome]:
         """The latest `shown` outcomes of every thread, oldest first."""
@@ -366,12 +370,14 @@ class SessionActivity:
         if ts is not None:
             self._win_changed.add(self._window(ts))
 
-    def _fold(self) -> None:
-        """Fold windows past retention into the running totals; forget old watched changes."""
-        if math.isinf(self.retention_s):
-            return
-        newest = max(self._win_tokens)
-        horizon = newest - math.ceil(self.retention_s / self.window_s)
+    def _fold(self, horizon: int | None = None) -> None:
+        """Fold windows past retention (or before window `horizon`) into the running totals;
+        forget old watched changes."""
+        if horizon is None:
+            if math.isinf(self.retention_s):
+                return
+            newest = max(self._win_tokens)
+            horizon = newest - math.ceil(self.retention_s / self.window_s)
         for w in [w for w in self._win_tokens if w < horizon]:
             tokens = self._win_tokens.pop(w)
             self._folded[0] += tokens
