@@ -190,8 +190,13 @@ def test_warm_start_imports_neither_textual_nor_the_price_package(claude_tree, t
     assert probe() == "['genai_prices']"  # a model never priced before needs the data
 
 
+@pytest.mark.parametrize(
+    "damage",
+    [{"session": 42, "nonsense": True}, b"\xc1", b"\x81\xa7session\x2a"],
+    ids=["wrong-shape", "not-msgpack", "encoded-wrong-shape"],
+)
 def test_a_damaged_saved_parser_state_rereads_the_file_instead_of_failing(
-    claude_tree: ClaudeTree,
+    claude_tree: ClaudeTree, damage: object
 ) -> None:
     from agentwatch.core.records import UsageRecord  # noqa: PLC0415
     from agentwatch.infra.files import ScanStats, TrackedFile, discover  # noqa: PLC0415
@@ -204,7 +209,8 @@ def test_a_damaged_saved_parser_state_rereads_the_file_instead_of_failing(
     f = TrackedFile.new(SOURCE, path, spec)
     f.read(ScanStats())
     dumped = f.dump()
-    dumped[14] = {"session": 42, "nonsense": True}  # what a damaged index could hold
+    assert isinstance(dumped[14], bytes)  # (kept encoded until the file is read again)
+    dumped[14] = damage  # what a damaged index could hold
     t.assistant("msg_2", "req_2", usage(1, 3), ts(2))
     again = TrackedFile.load(dumped)
     assert again is not None

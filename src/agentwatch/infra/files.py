@@ -327,6 +327,11 @@ def predecessor(files: Mapping[str, TrackedFile], path: str) -> Any:
     return None
 
 
+def _state(saved: Any) -> Any:
+    """A parser state, decoded if it was kept encoded (see `TrackedFile.saved`)."""
+    return msgspec.msgpack.decode(saved) if isinstance(saved, builtins.bytes) else saved
+
+
 @dataclass(slots=True)
 class TrackedFile:
     """A file being read: where it is, what it is, and how far it has been read."""
@@ -337,8 +342,9 @@ class TrackedFile:
     cursor: FileCursor
     parser: LineParser | None = None
     sidecar_mtime: int = -1
-    saved: Any = None
-    """Parser state from the index, restored on the first read (most files never change)."""
+    saved: builtins.bytes | None = None
+    """Parser state from the index, encoded (most files never change, and a gigabyte of
+    history has thousands of files): decoded and restored on the first read."""
     inherited: Any = None
     """The state of the file this one supersedes (a legacy chat continued in a new file): its
     parser starts knowing what was already seen, so nothing is counted twice."""
@@ -366,7 +372,7 @@ class TrackedFile:
             c.size,
             c.mtime_ns,
             self.sidecar_mtime,
-            self.parser.state() if self.parser is not None else self.saved,
+            _MSGPACK(self.parser.state()) if self.parser is not None else self.saved,
             self.spec.whole,
             self.spec.replaced_by,
         ]
@@ -397,7 +403,7 @@ class TrackedFile:
             if self.saved is not None:
                 self.parser = self.source.parser(self.path, self.spec)
                 try:
-                    self.parser.restore(self.saved)
+                    self.parser.restore(_state(self.saved))
                 except Exception:  # noqa: BLE001 (a damaged index: read this file again)
                     LOG.warning("%s: saved parser state unusable; reading it again", self.path)
                     self.parser = self._new_parser()
@@ -408,7 +414,7 @@ class TrackedFile:
                 inherit = getattr(self.parser, "inherit", None)
                 if self.inherited is not None and inherit is not None:
                     try:
-                        inherit(self.inherited)
+                        inherit(_state(self.inherited))
                     except Exception:  # noqa: BLE001 (a damaged state: start fresh)
                         LOG.warning("%s: predecessor's state unusable", self.path)
                 self.inherited = None

@@ -23,7 +23,7 @@ from agentwatch.infra import gcpause
 from agentwatch.infra.files import ActivityEntry, Root, ScanStats, TrackedFile
 from agentwatch.sources.base import digest
 
-SCHEMA = 13
+SCHEMA = 14
 CALLS_CHUNK = 4096
 """Calls per separately encoded piece: loading decodes one piece at a time."""
 LAZY = ("calls", "activity")
