@@ -8,6 +8,7 @@ import json
 import signal
 import threading
 import time
+from collections.abc import Callable
 from types import FrameType
 from typing import Any, TextIO
 
@@ -17,7 +18,7 @@ from agentwatch.core.guard import LoopGuard
 from agentwatch.core.records import Agent, ThreadKey
 from agentwatch.core.status import SessionStatus
 from agentwatch.core.summary import Filter, build
-from agentwatch.core.tally import Tally
+from agentwatch.core.tally import Tally, session_last
 from agentwatch.infra.cwdwatch import tree_watches
 from agentwatch.infra.export import events_jsonl
 from agentwatch.infra.live import LiveEngine
@@ -28,6 +29,29 @@ from agentwatch.infra.workspace import Workspace
 class OutputFailedError(Exception):
     """The events could not be written, and not because the reader closed stdout (a full
     disk, an I/O error)."""
+
+
+def _snapshots(
+    engine: LiveEngine, ws: Workspace, since: float, write: Callable[[dict[str, Any]], None]
+) -> None:
+    """A `snapshot` event for every session active since `since`; only those are summed
+    (not a history of thousands), and nothing of them is kept."""
+    now = time.time()
+    recent = {
+        k
+        for k, s in engine.tally.sessions.items()
+        if (last := session_last(s)) is not None and last >= since
+    }
+    rep = build(engine.tally, Filter(), now, ws.settings.idle_after, only=recent)
+    for summary in rep.sessions:
+        key = ThreadKey(summary.agent, summary.session_id)
+        sa = engine.activity.sessions.get(key)
+        alerts = list(engine.alerts.get(key, {}).values())
+        sig = session_signal(sa, alerts, now) if sa is not None else None
+        shown = summary
+        if engine.status(key) is SessionStatus.LOOPING:
+            shown = dataclasses.replace(summary, status=SessionStatus.LOOPING)
+        write(events_jsonl.snapshot(now, shown, sig))
 
 
 def run_watch(ws: Workspace, since: float, out: TextIO, guard: LoopGuard | None = None) -> int:
@@ -76,18 +100,7 @@ def run_watch(ws: Workspace, since: float, out: TextIO, guard: LoopGuard | None 
     old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         engine.open(loader=ws.load_tracked)
-        now = time.time()
-        rep = build(engine.tally, Filter(), now, ws.settings.idle_after)
-        for summary in rep.sessions:
-            if summary.last_activity_at is not None and summary.last_activity_at >= since:
-                key = ThreadKey(summary.agent, summary.session_id)
-                sa = engine.activity.sessions.get(key)
-                alerts = list(engine.alerts.get(key, {}).values())
-                sig = session_signal(sa, alerts, now) if sa is not None else None
-                shown = summary
-                if engine.status(key) is SessionStatus.LOOPING:
-                    shown = dataclasses.replace(summary, status=SessionStatus.LOOPING)
-                write(events_jsonl.snapshot(now, shown, sig))
+        _snapshots(engine, ws, since, write)
         write(events_jsonl.ready(time.time()))
         for ev in held or ():
             write(events_jsonl.event(ev))
