@@ -181,3 +181,18 @@ def test_a_session_wakes_up_to_the_same_alerts_whole_pruned_or_slimmed() -> None
     ]
     assert got[0] == got[1] == got[2]
     assert [a["kind"] for a in got[0]] == ["unattended"]
+
+
+def test_a_slimmed_session_counts_a_late_delta_where_it_belongs() -> None:
+    # A rewind (Gemini) or a moved call takes tokens away at the time they were credited.
+    def burn(slim: bool) -> tuple[int, int]:
+        s = SessionActivity(S, window_s=300)
+        s.add_usage(S, T0 + 10, 100, "a")  # a window with no change: idle
+        s.feed(ToolResult(S, T0 + 650, "c1", True, "d", "/p/a.py", 1, 0))
+        s.add_usage(S, T0 + 700, 500, "b")  # a window with a change
+        if slim:
+            s.forget_history()
+        s.add_usage(S, T0 + 700, -500, "b")
+        return s.idle_burn(T0 + 10**6)
+
+    assert burn(slim=True) == burn(slim=False) == (100, 100)  # the change's window: not idle

@@ -336,7 +336,8 @@ class SessionActivity:
         """For a dormant session (its last event long past every detector's reach): drop
         the timed events, but for the `shown` latest outcomes and the changes that make its
         `shown` latest changed files (what a detail view shows: `recent` and `changed` give
-        what they gave before). Totals, times, idle-burn windows and unmatched calls stay."""
+        what they gave before). Totals, times, idle-burn sums (its windows folded into them) and
+        unmatched calls stay."""
         threads = self.threads.values()
         outs = sorted((o for t in threads for o in t.outcomes), key=_when)
         kept = {id(o) for o in outs[-shown:]} if shown > 0 else set()
@@ -349,8 +350,11 @@ class SessionActivity:
             t.changes = [c for c in t.changes if c in still]
             t.usage, t.humans = [], []
             t.forget_keys()
-        if self._win_tokens:  # every window into the idle-burn totals
-            self._fold(max(self._win_tokens) + 1)
+        for w, tokens in self._win_tokens.items():  # every window into the idle-burn sums;
+            self._folded[0] += tokens  # (which had a change stays known: a late delta timed
+            if w not in self._win_changed:  # in one, a rewind's, counts where it belongs)
+                self._folded[1] += tokens
+        self._win_tokens = {}
 
     def recent(self, shown: int = SHOWN) -> list[Outcome]:
         """The latest `shown` outcomes of every thread, oldest first."""
@@ -370,14 +374,12 @@ class SessionActivity:
         if ts is not None:
             self._win_changed.add(self._window(ts))
 
-    def _fold(self, horizon: int | None = None) -> None:
-        """Fold windows past retention (or before window `horizon`) into the running totals;
-        forget old watched changes."""
-        if horizon is None:
-            if math.isinf(self.retention_s):
-                return
-            newest = max(self._win_tokens)
-            horizon = newest - math.ceil(self.retention_s / self.window_s)
+    def _fold(self) -> None:
+        """Fold windows past retention into the running totals; forget old watched changes."""
+        if math.isinf(self.retention_s):
+            return
+        newest = max(self._win_tokens)
+        horizon = newest - math.ceil(self.retention_s / self.window_s)
         for w in [w for w in self._win_tokens if w < horizon]:
             tokens = self._win_tokens.pop(w)
             self._folded[0] += tokens
