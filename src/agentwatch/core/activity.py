@@ -338,14 +338,10 @@ class SessionActivity:
         `shown` latest changed files (what a detail view shows: `recent` and `changed` give
         what they gave before). Totals, times, idle-burn sums (its windows folded into them) and
         unmatched calls stay."""
-        threads = self.threads.values()
-        outs = sorted((o for t in threads for o in t.outcomes), key=_when)
-        kept = {id(o) for o in outs[-shown:]} if shown > 0 else set()
-        firsts: dict[str, tuple[float, str]] = {}
-        for c in sorted(c for t in threads for c in t.changes):
-            firsts.setdefault(c[1], c)
-        still = set(list(firsts.values())[-shown:]) if shown > 0 else set()
-        for t in threads:
+        kept = {id(o) for o in self.recent(shown)}
+        firsts = self._first_changes()
+        still = {firsts[path] for path in self.changed(shown)}
+        for t in self.threads.values():
             t.outcomes = [o for o in t.outcomes if id(o) in kept]
             t.changes = [c for c in t.changes if c in still]
             t.usage, t.humans = [], []
@@ -363,9 +359,15 @@ class SessionActivity:
 
     def changed(self, shown: int = SHOWN) -> list[str]:
         """The `shown` files whose first change (by an edit or write) is latest, oldest first."""
-        changes = sorted(c for t in self.threads.values() for c in t.changes)
-        paths = list(dict.fromkeys(path for _, path in changes))
+        paths = list(self._first_changes())
         return paths[-shown:] if shown > 0 else []
+
+    def _first_changes(self) -> dict[str, tuple[float, str]]:
+        """Each changed file's first change, in the order of those first changes."""
+        firsts: dict[str, tuple[float, str]] = {}
+        for c in sorted(c for t in self.threads.values() for c in t.changes):
+            firsts.setdefault(c[1], c)
+        return firsts
 
     def _window(self, ts: float) -> int:
         return int(ts // self.window_s)

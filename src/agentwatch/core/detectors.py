@@ -338,8 +338,8 @@ def evaluate(
     Pure: reads only events up to `now`, changes nothing.
     """
     since = now - th.keep_ended_s if since is None else since
-    lasts = [t.last_ts for t in activity.threads.values() if t.last_ts is not None]
-    if lasts and max(lasts) + th.quiet_s < since:
+    last = activity.last_ts
+    if last is not None and last + th.quiet_s < since:
         return []  # every run ended (by quiet time at the latest) before `since`: none is kept
     out: list[Alert] = []
     for t in activity.threads.values():

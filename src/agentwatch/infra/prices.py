@@ -85,6 +85,11 @@ def _rate(value: Any) -> Rate | None:
     return Rate(float(value.base), tiers)
 
 
+def _day(ts: float | None) -> int:
+    """The day (since the epoch, UTC) rates are kept by; today when `ts` is None."""
+    return int((ts if ts is not None else time.time()) // 86400)
+
+
 _UNPRICED = ("unknown", "<synthetic>")
 """Model names that never have a price."""
 
@@ -100,8 +105,7 @@ class PriceBook:
 
     def __call__(self, model: str, ts: float | None, /) -> Rates | None:
         """Rates for `model` on the day of `ts` (today when None); None if unknown."""
-        day = int((ts if ts is not None else time.time()) // 86400)
-        key = (model, day)
+        key = (model, _day(ts))
         try:
             return self._cache[key]
         except KeyError:
@@ -133,12 +137,11 @@ class PriceBook:
         out: dict[tuple[str, int], float] = {}
         cache, overrides = self._cache, self._overrides
         for model, ts in pairs:
-            when = ts if ts is not None else time.time()
-            key = (model, int(when // 86400))
+            key = (model, _day(ts))
             if key in cache or key in out or model in _UNPRICED or not model:
                 continue
             if model.lower() not in overrides:
-                out[key] = when
+                out[key] = ts if ts is not None else time.time()
         return [(m, ts) for (m, _), ts in out.items()]
 
     def _lookup(self, model: str, ts: float | None) -> Rates | None:

@@ -146,7 +146,7 @@ def _read_part(job: bytes) -> bytes:
 def _rates(job: bytes) -> bytes:
     """Worker process, after its part: the rates the parent wants (`PriceBook.wanted`), so
     that the price data (some 40 MB once loaded) is loaded here and never in the parent."""
-    return msgspec.msgpack.encode(lookup(_PAIRS.decode(job)))
+    return _ENC(lookup(_PAIRS.decode(job)))
 
 
 def _model(
